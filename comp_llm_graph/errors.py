@@ -1,0 +1,57 @@
+"""Errors a user can act on: each message says what is wrong and what to do."""
+
+from __future__ import annotations
+
+__all__ = [
+    "CompLLMError",
+    "ExpertCardError",
+    "InvalidQueryError",
+    "ModelNotInstalledError",
+    "PlanError",
+    "MAX_QUERY_CHARS",
+    "validate_query",
+]
+
+MAX_QUERY_CHARS = 4000
+"""Longest query accepted, in characters (the default models read about 8k tokens)."""
+
+
+class CompLLMError(Exception):
+    """Base class of the errors this package raises for bad input or setup."""
+
+
+class InvalidQueryError(CompLLMError, ValueError):
+    """The query is empty, blank or too long."""
+
+
+class ExpertCardError(CompLLMError, ValueError):
+    """An expert card file is malformed or names an unknown backend."""
+
+
+class ModelNotInstalledError(CompLLMError, RuntimeError):
+    """A model package the default experts need is not installed."""
+
+
+class PlanError(CompLLMError, ValueError):
+    """A planner output cannot be turned into a valid sub-query DAG."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+def validate_query(query: object) -> str:
+    """Return the query stripped of surrounding white space, or raise `InvalidQueryError`."""
+    if not isinstance(query, str):
+        raise InvalidQueryError(
+            f"The query must be a string, got {type(query).__name__}. Pass the question as text."
+        )
+    text = query.strip()
+    if not text:
+        raise InvalidQueryError("The query is empty. Pass a question, e.g. comp-llm ask \"...\".")
+    if len(text) > MAX_QUERY_CHARS:
+        raise InvalidQueryError(
+            f"The query has {len(text)} characters; the limit is {MAX_QUERY_CHARS}. "
+            "Shorten it or split it into several questions."
+        )
+    return text

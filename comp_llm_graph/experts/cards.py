@@ -1,0 +1,108 @@
+"""Expert cards: YAML files that describe an expert (what it is good at and how it runs)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from comp_llm_graph.errors import ExpertCardError
+
+__all__ = ["DEFAULT_PACK", "ExpertCard", "load_card", "load_cards"]
+
+DEFAULT_PACK = Path(__file__).parent / "pack"
+"""The folder of the default expert cards shipped with the package."""
+
+
+class ExpertCard(BaseModel):
+    """One expert: capability description, example questions, system prompt, backend."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]*$", max_length=64)
+    """Unique name, lower case (letters, digits, `_`, `-`)."""
+    description: str = Field(min_length=10)
+    """What the expert is good at; embedded for routing."""
+    examples: list[str] = Field(min_length=1)
+    """Questions the expert is good at; each is embedded for routing."""
+    system_prompt: str = ""
+    """System prompt for LLM backends."""
+    backend: str
+    """Name of the backend that runs the expert (see `comp_llm_graph.experts.backends`)."""
+    options: dict[str, Any] = Field(default_factory=dict)
+    """Backend options, e.g. `max_new_tokens`."""
+    source: str | None = Field(default=None, exclude=True)
+    """The file the card came from (set by the loader)."""
+
+    @field_validator("examples")
+    @classmethod
+    def _no_blank_examples(cls, examples: list[str]) -> list[str]:
+        blank = [i + 1 for i, e in enumerate(examples) if not str(e).strip()]
+        if blank:
+            raise ValueError(f"example(s) {blank} are blank")
+        return [str(e).strip() for e in examples]
+
+    def routing_texts(self) -> list[str]:
+        """The texts embedded for routing: the description, then each example."""
+        return [self.description.strip(), *self.examples]
+
+    def fingerprint(self) -> str:
+        """Hash of the routing texts: the stored embeddings are redone only when it changes."""
+        payload = json.dumps([self.name, self.routing_texts()], ensure_ascii=False)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def load_card(path: Path) -> ExpertCard:
+    """Read and validate one card file.
+
+    Raises:
+        ExpertCardError: naming the file and what is wrong with it.
+    """
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ExpertCardError(f"{path}: cannot read the expert card: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ExpertCardError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ExpertCardError(
+            f"{path}: an expert card is a YAML mapping with name, description, examples, "
+            f"system_prompt and backend; got {type(data).__name__}."
+        )
+    try:
+        return ExpertCard(**data, source=str(path))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'card'}: {err['msg']}" for err in exc.errors()
+        )
+        raise ExpertCardError(f"{path}: invalid expert card: {problems}") from exc
+
+
+def load_cards(folder: Path) -> list[ExpertCard]:
+    """Load every `*.yaml` / `*.yml` card in a folder (sorted by file name).
+
+    Raises:
+        ExpertCardError: the folder is missing or has no cards, a card is malformed, or two cards
+            in it share a name.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ExpertCardError(f"{folder}: expert card folder not found.")
+    files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
+    if not files:
+        raise ExpertCardError(f"{folder}: no expert cards (*.yaml) in this folder.")
+    cards: list[ExpertCard] = []
+    seen: dict[str, str] = {}
+    for path in files:
+        card = load_card(path)
+        if card.name in seen:
+            raise ExpertCardError(
+                f"{path}: expert name {card.name!r} is already used by {seen[card.name]}."
+            )
+        seen[card.name] = str(path)
+        cards.append(card)
+    return cards

@@ -1,0 +1,124 @@
+"""Sub-query generator: the planner LLM decomposes the query; each sub-query is routed to an expert.
+
+The plan is validated before anything runs. A plan that fails is repaired where that is
+unambiguous, or the planner is asked once more with the problems; if that fails too, the query runs
+as a single sub-query. `state["planning"]` records which of these happened.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.runnables import Runnable
+from langgraph.runtime import Runtime
+from langgraph.types import Overwrite
+
+from comp_llm_graph.context import Context
+from comp_llm_graph.errors import PlanError, validate_query
+from comp_llm_graph.experts.registry import ExpertRegistry, Route
+from comp_llm_graph.plan import PlannedSubQuery, parse_plan, repair_plan
+from comp_llm_graph.prompts import PLANNER_EXAMPLES, REPLAN_PROMPT
+from comp_llm_graph.state import PlanAttempt, Planning, State, SubQuery
+
+__all__ = ["make_generate_subqueries", "planner_messages"]
+
+
+def planner_messages(query: str, context: Context) -> list[BaseMessage]:
+    """System prompt, few-shot examples as earlier turns, then the query."""
+    messages: list[BaseMessage] = [
+        SystemMessage(context.planner_prompt.format(max_subqueries=context.max_subqueries))
+    ]
+    for question, plan in PLANNER_EXAMPLES:
+        messages += [HumanMessage(question), AIMessage(plan)]
+    messages.append(HumanMessage(query))
+    return messages
+
+
+def _text(message: Any) -> str:
+    content = getattr(message, "content", message)
+    if isinstance(content, list):  # content blocks
+        return "".join(b.get("text", "") if isinstance(b, dict) else str(b) for b in content)
+    return str(content)
+
+
+def _sub_query(planned: PlannedSubQuery, route: Route) -> SubQuery:
+    return SubQuery(
+        id=planned.id,
+        question=planned.question,
+        depends_on=list(planned.depends_on),
+        expert=route.expert,
+        score=route.score,
+        candidates=[{"expert": name, "score": score} for name, score in route.candidates],
+        routed_by="fallback" if route.fallback else "similarity",
+    )
+
+
+def make_generate_subqueries(planner: Runnable, registry: ExpertRegistry):
+    """Build the `generate_subqueries` node around a planner chat model and a registry."""
+    planner_kwargs_supported = bool(getattr(planner, "supports_plan_grammar", False))
+
+    async def call_planner(messages: list[BaseMessage], context: Context) -> str:
+        kwargs = {"max_subqueries": context.max_subqueries} if planner_kwargs_supported else {}
+        return _text(await planner.ainvoke(messages, **kwargs))
+
+    async def generate_subqueries(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+        context = runtime.context or Context()
+        query = validate_query(state["query"])
+        started = time.time()
+
+        if context.mode == "monolithic":
+            expert = registry.fallback
+            plan = [SubQuery(id="q1", question=query, depends_on=[], expert=expert, score=0.0,
+                             candidates=[], routed_by="mode")]
+            planning = Planning(status="monolithic", attempts=[])
+            return _update(query, context, started, plan, planning)
+
+        messages = planner_messages(query, context)
+        attempts: list[PlanAttempt] = []
+        planned: list[PlannedSubQuery] | None = None
+        for attempt in range(2):
+            raw = await call_planner(messages, context)
+            try:
+                parsed, notes = parse_plan(raw)
+                repaired = repair_plan(parsed, max_subqueries=context.max_subqueries)
+            except PlanError as exc:
+                attempts.append(PlanAttempt(raw=raw, problems=exc.problems, repairs=[],
+                                            accepted=False))
+                if attempt == 0:
+                    messages = [*messages, AIMessage(raw), HumanMessage(REPLAN_PROMPT.format(
+                        problems="; ".join(exc.problems), max_subqueries=context.max_subqueries))]
+                continue
+            repairs = notes + repaired.repairs
+            attempts.append(PlanAttempt(raw=raw, problems=[], repairs=repairs, accepted=True))
+            planned = repaired.sub_queries
+            break
+
+        if planned is None:
+            status = "fallback"
+            planned = [PlannedSubQuery(id="q1", question=query, depends_on=[])]
+        elif len(attempts) > 1:
+            status = "replanned"
+        else:
+            status = "repaired" if attempts[0]["repairs"] else "valid"
+
+        routes = registry.route([p.question for p in planned])
+        plan = [_sub_query(p, r) for p, r in zip(planned, routes, strict=True)]
+        return _update(query, context, started, plan, Planning(status=status, attempts=attempts))
+
+    return generate_subqueries
+
+
+def _update(query: str, context: Context, started: float, plan: list[SubQuery],
+            planning: Planning) -> dict[str, Any]:
+    return {
+        "query": query,
+        "mode": context.mode,
+        "run_started": started,
+        "plan": plan,
+        "planning": planning,
+        # A new query on a thread with a checkpointer starts from empty results.
+        "answers": Overwrite({}),
+        "timings": Overwrite({"plan": round(time.time() - started, 4)}),
+    }

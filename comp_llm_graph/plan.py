@@ -1,0 +1,315 @@
+"""Planner output -> a valid sub-query DAG: parse robustly, validate, repair what is unambiguous.
+
+A plan is a list of sub-queries `{"id", "question", "depends_on"}`. A sub-query may reference an
+earlier answer in its text as `{q1}` or `#1`; such references count as dependencies too.
+
+Validation finds: no sub-queries, empty text, duplicate ids, unknown or self references, cycles,
+more sub-queries than allowed. Repairs (each recorded) are made only where the fix is unambiguous:
+drop an empty sub-query, merge a sub-query whose text repeats an earlier one, drop a dangling or
+self reference, break a cycle by dropping the edge that closes it. Duplicate ids with different
+text and too many sub-queries cannot be repaired without guessing, so they raise `PlanError`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from comp_llm_graph.errors import PlanError
+
+__all__ = [
+    "PlannedSubQuery",
+    "RepairedPlan",
+    "parse_plan",
+    "plan_grammar",
+    "references",
+    "repair_plan",
+    "substitute_references",
+]
+
+_REF = re.compile(r"\{\s*(q?\d+)\s*\}|#(\d+)\b")
+_ID_ALIASES = ("id", "step", "name", "key")
+_TEXT_ALIASES = ("question", "sub_question", "subquestion", "sub_query", "subquery", "query", "text")
+_DEPS_ALIASES = ("depends_on", "dependencies", "deps", "depends", "requires")
+_LIST_ALIASES = ("subqueries", "sub_queries", "sub_questions", "subquestions", "questions", "plan",
+                 "steps")
+_NUMBERED_LINE = re.compile(r"^\s*(?:(?:q|step\s*)?(\d+)\s*[.):\]-]|[-*\u2022])\s+(.+?)\s*$",
+                            re.IGNORECASE)
+
+
+@dataclass
+class PlannedSubQuery:
+    """A sub-query as the planner wrote it, before routing."""
+
+    id: str
+    question: str
+    depends_on: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RepairedPlan:
+    """A valid plan and what was done to get it."""
+
+    sub_queries: list[PlannedSubQuery]
+    """In topological order (plan order where the planner's order was already valid)."""
+    repairs: list[str]
+    """Each problem found and how it was fixed; empty when the plan was valid as generated."""
+
+
+def normalise_id(value: Any) -> str:
+    """`1`, `"1"`, `"q1"`, `"Q1"`, `"#1"` -> `"q1"`; other strings are kept, stripped."""
+    text = str(value).strip().lstrip("#").strip()
+    if re.fullmatch(r"[qQ]?\d+", text):
+        return "q" + str(int(text.lstrip("qQ")))
+    return text
+
+
+def references(text: str) -> list[str]:
+    """Ids referenced in a sub-question's text (`{q1}`, `{1}`, `#1`), in order, without repeats."""
+    found: list[str] = []
+    for match in _REF.finditer(text):
+        ref = normalise_id(match.group(1) or match.group(2))
+        if ref not in found:
+            found.append(ref)
+    return found
+
+
+def substitute_references(text: str, answers: dict[str, str]) -> str:
+    """Replace `{q1}` / `#1` with the given answers; unknown references are left as written."""
+
+    def replace(match: re.Match[str]) -> str:
+        ref = normalise_id(match.group(1) or match.group(2))
+        return answers.get(ref, match.group(0))
+
+    return _REF.sub(replace, text)
+
+
+def _first_json_value(text: str) -> Any | None:
+    decoder = json.JSONDecoder()
+    for start, char in enumerate(text):
+        if char in "{[":
+            try:
+                value, _ = decoder.raw_decode(text, start)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(value, (dict, list)):
+                return value
+    return None
+
+
+def _pick(item: dict[str, Any], aliases: tuple[str, ...]) -> Any:
+    lowered = {str(k).lower(): v for k, v in item.items()}
+    for alias in aliases:
+        if alias in lowered:
+            return lowered[alias]
+    return None
+
+
+def _items_from_json(value: Any) -> list[Any] | None:
+    if isinstance(value, list):
+        return value
+    if isinstance(value, dict):
+        items = _pick(value, _LIST_ALIASES)
+        if isinstance(items, list):
+            return items
+        if _pick(value, _TEXT_ALIASES) is not None:
+            return [value]
+    return None
+
+
+def _sub_query_from_item(item: Any, position: int) -> PlannedSubQuery:
+    if isinstance(item, str):
+        return PlannedSubQuery(id="", question=item.strip(), depends_on=[])
+    if not isinstance(item, dict):
+        raise PlanError([f"sub-query {position} is {type(item).__name__}, not an object"])
+    raw_id = _pick(item, _ID_ALIASES)
+    text = _pick(item, _TEXT_ALIASES)
+    deps = _pick(item, _DEPS_ALIASES) or []
+    if isinstance(deps, (str, int)):
+        deps = [deps]
+    if not isinstance(deps, list):
+        raise PlanError([f"sub-query {position}: depends_on must be a list of ids"])
+    return PlannedSubQuery(
+        id="" if raw_id is None else normalise_id(raw_id),
+        question="" if text is None else str(text).strip(),
+        depends_on=[normalise_id(d) for d in deps if str(d).strip()],
+    )
+
+
+_COMPLETE_ITEM = re.compile(r"\{[^{}\[\]]*\"(?:question|text|query)\"[^{}\[\]]*\[[^\[\]]*\][^{}\[\]]*\}")
+
+
+def parse_plan(text: str) -> tuple[list[PlannedSubQuery], list[str]]:
+    """Parse a planner output into sub-queries.
+
+    Accepts a JSON object with a list of sub-queries (common key names), a bare JSON list (of
+    objects or strings), JSON inside code fences or prose, JSON cut off by a token limit (the
+    complete sub-queries are kept and the salvage is recorded), and numbered or bulleted lines.
+
+    Returns:
+        The sub-queries and notes on what had to be salvaged (empty for clean JSON).
+
+    Raises:
+        PlanError: nothing plan-like was found.
+    """
+    notes: list[str] = []
+    value = _first_json_value(text)
+    items = _items_from_json(value) if value is not None else None
+    if items is None and "{" in text:
+        salvaged = [_first_json_value(m.group(0)) for m in _COMPLETE_ITEM.finditer(text)]
+        items = [s for s in salvaged if isinstance(s, dict)] or None
+        if items:
+            notes.append(
+                f"output was not complete JSON; salvaged {len(items)} complete sub-queries"
+            )
+    if items is None:
+        lines = [m for m in (_NUMBERED_LINE.match(line) for line in text.splitlines()) if m]
+        if lines:
+            items = [{"id": m.group(1) or "", "question": m.group(2)} for m in lines]
+            items = [{k: v for k, v in item.items() if v != ""} for item in items]
+            notes.append(f"output was not JSON; read {len(items)} numbered lines as sub-queries")
+    if items is None:
+        snippet = text.strip().replace("\n", " ")[:80]
+        raise PlanError([f"no plan found in the planner output ({snippet!r})"])
+    return [_sub_query_from_item(item, i + 1) for i, item in enumerate(items)], notes
+
+
+def _canonical(text: str) -> str:
+    return " ".join(text.lower().split()).rstrip("?.! ")
+
+
+def repair_plan(sub_queries: list[PlannedSubQuery], *, max_subqueries: int) -> RepairedPlan:
+    """Validate a parsed plan and repair what is unambiguous.
+
+    Raises:
+        PlanError: with every problem that could not be repaired.
+    """
+    repairs: list[str] = []
+    plan = [PlannedSubQuery(s.id, s.question, list(s.depends_on)) for s in sub_queries]
+
+    # Missing ids: number them by position (only ids nobody could have referenced).
+    used = {s.id for s in plan if s.id}
+    for position, sub in enumerate(plan, start=1):
+        if not sub.id:
+            candidate, n = f"q{position}", position
+            while candidate in used:
+                n += 1
+                candidate = f"q{n}"
+            sub.id = candidate
+            used.add(candidate)
+            repairs.append(f"sub-query {position} had no id; named it {candidate}")
+
+    # Duplicate ids: the same text twice is a repeat (merged below); different text is ambiguous.
+    seen_text: dict[str, str] = {}
+    problems: list[str] = []
+    for sub in plan:
+        if sub.id in seen_text and seen_text[sub.id] != _canonical(sub.question):
+            problems.append(f"duplicate id {sub.id} for different questions")
+        seen_text.setdefault(sub.id, _canonical(sub.question))
+    if problems:
+        raise PlanError(problems)
+
+    # Empty text: drop; references to it become dangling and are dropped below.
+    kept = []
+    for sub in plan:
+        if sub.question.strip():
+            kept.append(sub)
+        else:
+            repairs.append(f"{sub.id} had an empty question; dropped it")
+    plan = kept
+    if not plan:
+        raise PlanError(["the plan has no sub-queries with text"])
+
+    # Repeated text (or repeated id with the same text): keep the first, redirect references.
+    alias: dict[str, str] = {}
+    first_by_text: dict[str, str] = {}
+    kept = []
+    for sub in plan:
+        key = _canonical(sub.question)
+        if key in first_by_text:
+            alias[sub.id] = first_by_text[key]
+            if sub.id != first_by_text[key]:
+                repairs.append(f"{sub.id} repeated {first_by_text[key]}; merged them")
+            else:
+                repairs.append(f"{sub.id} appeared twice; kept the first")
+            continue
+        first_by_text[key] = sub.id
+        kept.append(sub)
+    plan = kept
+
+    if len(plan) > max_subqueries:
+        raise PlanError([f"{len(plan)} sub-queries, more than the maximum of {max_subqueries}"])
+
+    # Dependencies: declared plus referenced in text; drop self and unknown references.
+    ids = {s.id for s in plan}
+    for sub in plan:
+        deps: list[str] = []
+        for ref in sub.depends_on + references(sub.question):
+            ref = alias.get(ref, ref)
+            if ref == sub.id:
+                repairs.append(f"{sub.id} depended on itself; dropped that reference")
+            elif ref not in ids:
+                repairs.append(f"{sub.id} referenced unknown {ref}; dropped that reference")
+            elif ref not in deps:
+                deps.append(ref)
+        redirect = {old: "{" + new + "}" for old, new in alias.items() if old != new}
+        sub.question = substitute_references(sub.question, redirect)
+        sub.depends_on = deps
+
+    return RepairedPlan(sub_queries=_break_cycles_and_sort(plan, repairs), repairs=repairs)
+
+
+def _break_cycles_and_sort(
+    plan: list[PlannedSubQuery], repairs: list[str]
+) -> list[PlannedSubQuery]:
+    """Depth-first in plan order: an edge back into the current path closes a cycle and is dropped.
+
+    Returns the sub-queries in a topological order that keeps the planner's order where it can.
+    """
+    by_id = {s.id: s for s in plan}
+    state: dict[str, str] = {}
+    order: list[PlannedSubQuery] = []
+
+    def visit(sub: PlannedSubQuery) -> None:
+        state[sub.id] = "active"
+        for dep in list(sub.depends_on):
+            if state.get(dep) == "active":
+                sub.depends_on.remove(dep)
+                repairs.append(f"{sub.id} -> {dep} closed a cycle; dropped that dependency")
+            elif dep not in state:
+                visit(by_id[dep])
+        state[sub.id] = "done"
+        order.append(sub)
+
+    for sub in plan:
+        if sub.id not in state:
+            visit(sub)
+    return order
+
+
+def plan_grammar(max_subqueries: int, max_question_chars: int = 160) -> str:
+    """An EBNF grammar (xgrammar dialect) whose every sentence is a valid plan's JSON.
+
+    Ids are fixed to q1..qN in order and sub-query k may depend only on q1..q(k-1), so a plan
+    decoded under it always parses, has unique ids and no self or forward references (and thus
+    no cycles), by construction. Repeated text is still possible and is merged by `repair_plan`.
+    """
+    if max_subqueries < 1:
+        raise ValueError("max_subqueries must be at least 1")
+    tail = "".join(f' ( ", " item{k}' for k in range(2, max_subqueries + 1))
+    rules = [
+        'root ::= "{\\"subqueries\\": [" item1' + tail + " )?" * (max_subqueries - 1) + ' "]}"'
+    ]
+    for k in range(1, max_subqueries + 1):
+        deps = f" deps{k}?" if k > 1 else ""
+        rules.append(
+            f'item{k} ::= "{{\\"id\\": \\"q{k}\\", \\"question\\": " text '
+            f'", \\"depends_on\\": ["{deps} "]}}"'
+        )
+        if k > 1:
+            rules.append(f'deps{k} ::= ref{k} (", " ref{k})*')
+            rules.append(f"ref{k} ::= " + " | ".join(f'"\\"q{j}\\""' for j in range(1, k)))
+    rules.append(f'text ::= "\\"" [^"\\\\\\n]{{3,{max_question_chars}}} "\\""')
+    return "\n".join(rules)

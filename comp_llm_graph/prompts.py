@@ -1,0 +1,55 @@
+"""Prompts, as constants with named placeholders; each is overridable per run via `Context`."""
+
+from __future__ import annotations
+
+__all__ = [
+    "AGGREGATOR_SYSTEM_PROMPT",
+    "AGGREGATOR_USER_PROMPT",
+    "EXPERT_USER_PROMPT",
+    "PLANNER_EXAMPLES",
+    "PLANNER_SYSTEM_PROMPT",
+    "REPLAN_PROMPT",
+]
+
+PLANNER_SYSTEM_PROMPT = (
+    "You split a question into at most {max_subqueries} simple sub-questions. Each sub-question "
+    "has an id (q1, q2, ...), the question text, and depends_on: the ids of earlier "
+    "sub-questions whose answers it needs. Write {{q1}} in a question to use the answer of q1. "
+    "Sub-questions that do not need each other have depends_on []. Answer with JSON only."
+)
+"""System prompt of the sub-query generator; `{max_subqueries}` is filled in per run."""
+
+PLANNER_EXAMPLES: list[tuple[str, str]] = [
+    (
+        "Who is the spouse of the performer of the album Green?",
+        '{"subqueries": [{"id": "q1", "question": "Who performed the album Green?", '
+        '"depends_on": []}, {"id": "q2", "question": "Who is the spouse of {q1}?", '
+        '"depends_on": ["q1"]}]}',
+    ),
+    (
+        "Is the Eiffel Tower taller than the Statue of Liberty?",
+        '{"subqueries": [{"id": "q1", "question": "How tall is the Eiffel Tower?", '
+        '"depends_on": []}, {"id": "q2", "question": "How tall is the Statue of Liberty?", '
+        '"depends_on": []}, {"id": "q3", "question": "Is {q1} more than {q2}?", '
+        '"depends_on": ["q1", "q2"]}]}',
+    ),
+]
+"""Few-shot (question, plan) pairs shown to the planner as earlier turns."""
+
+REPLAN_PROMPT = (
+    "That plan cannot be used: {problems}. Write the plan again as JSON, with at most "
+    "{max_subqueries} sub-questions, unique ids, and depends_on naming only earlier ids."
+)
+"""Sent back to the planner once when its plan fails validation."""
+
+EXPERT_USER_PROMPT = "{context}Question: {question}"
+"""What an LLM expert receives; `{context}` holds earlier answers (or is empty)."""
+
+AGGREGATOR_SYSTEM_PROMPT = (
+    "You combine answers to sub-questions into one short, direct answer to the original "
+    "question. Use the sub-answers; do not repeat the sub-questions."
+)
+"""System prompt of the response aggregator."""
+
+AGGREGATOR_USER_PROMPT = "Original question: {query}\n\nSub-answers:\n{answers}\n\nFinal answer:"
+"""The aggregator's input: the query and the delimited sub-answers."""

@@ -1,0 +1,145 @@
+"""The graph state: what each stage reads and writes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from typing_extensions import NotRequired, TypedDict
+
+__all__ = [
+    "Aggregation",
+    "Branch",
+    "Candidate",
+    "InputState",
+    "PlanAttempt",
+    "Planning",
+    "State",
+    "SubAnswer",
+    "SubQuery",
+]
+
+PlanStatus = Literal["valid", "repaired", "replanned", "fallback", "monolithic"]
+
+
+class Candidate(TypedDict):
+    """One expert considered for a sub-query."""
+
+    expert: str
+    """Expert name."""
+    score: float
+    """Cosine similarity between the sub-query and the expert's capability texts."""
+
+
+class SubQuery(TypedDict):
+    """One node of the plan."""
+
+    id: str
+    """Identifier such as `q1`; other sub-queries reference it as `{q1}` or `#1`."""
+    question: str
+    """The sub-question, possibly with references to earlier answers."""
+    depends_on: list[str]
+    """Ids whose answers this sub-query needs."""
+    expert: str
+    """The expert it was routed to."""
+    score: float
+    """Similarity of the chosen expert (0 when the fallback was used below threshold)."""
+    candidates: list[Candidate]
+    """The best experts with their similarity scores, best first."""
+    routed_by: Literal["similarity", "fallback", "mode"]
+    """Why this expert: best similarity, below-threshold fallback, or fixed by the mode."""
+
+
+class SubAnswer(TypedDict):
+    """What one executor branch produced."""
+
+    id: str
+    """The sub-query id."""
+    question: str
+    """The question as sent to the expert (references substituted)."""
+    expert: str
+    """The expert that answered."""
+    answer: str
+    """The expert's answer ('' when it failed)."""
+    error: str | None
+    """Why the expert failed, or None."""
+    started_at: float
+    """Unix time the branch started."""
+    finished_at: float
+    """Unix time the branch finished."""
+    output_tokens: NotRequired[int]
+    """Tokens the expert generated, when its backend reports them."""
+
+
+class PlanAttempt(TypedDict):
+    """One planner call and what validation made of it."""
+
+    raw: str
+    """The planner's output as generated."""
+    problems: list[str]
+    """What was wrong with it."""
+    repairs: list[str]
+    """What was repaired, each with the problem it fixed."""
+    accepted: bool
+    """Whether the (repaired) plan was used."""
+
+
+class Planning(TypedDict):
+    """How the plan came about; never silent about repairs or fallbacks."""
+
+    status: PlanStatus
+    """valid: used as generated; repaired: fixed unambiguously; replanned: the planner was asked
+    again; fallback: the whole query ran as one sub-query; monolithic: no planning (mode)."""
+    attempts: list[PlanAttempt]
+    """Each planner call in order."""
+
+
+class Aggregation(TypedDict):
+    """How the final answer was made."""
+
+    method: Literal["llm", "fallback", "passthrough"]
+    """llm: the aggregator wrote it; fallback: deterministic synthesis after the aggregator failed
+    or returned nothing; passthrough: a single sub-query answered the whole query."""
+    reason: str | None
+    """Why the fallback was used, or None."""
+
+
+def merge_dicts(left: dict, right: dict) -> dict:
+    """Reducer: merge branch writes into one mapping."""
+    return {**left, **right}
+
+
+class InputState(TypedDict):
+    """What a caller passes in."""
+
+    query: str
+    """The user's question."""
+
+
+class State(InputState, total=False):
+    """The full state of one run."""
+
+    mode: str
+    """comp, monolithic or sequential."""
+    run_started: float
+    """Unix time the run started."""
+    plan: list[SubQuery]
+    """The validated sub-query DAG, in a topological order."""
+    planning: Planning
+    """How the plan came about."""
+    answers: Annotated[dict[str, SubAnswer], merge_dicts]
+    """Executor results by sub-query id; each branch writes its own."""
+    final_answer: str
+    """The answer to the query."""
+    aggregation: Aggregation
+    """How the final answer was made."""
+    timings: Annotated[dict[str, float], merge_dicts]
+    """Seconds spent per stage: plan, execute, aggregate, total."""
+
+
+class Branch(TypedDict):
+    """The payload of one executor branch (one `Send` per sub-query)."""
+
+    sub_query: SubQuery
+    """The sub-query to answer."""
+    dependencies: dict[str, SubAnswer]
+    """Answers of the sub-queries it depends on."""
