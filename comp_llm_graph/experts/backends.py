@@ -51,7 +51,9 @@ def _sympy(card: ExpertCard) -> Runnable:
     from comp_llm_graph.experts.math_tool import sympy_expert
 
     fallback_name = card.options.get("fallback_backend", "smollm2")
-    fallback = None if fallback_name in (None, "none") else backend_factory(fallback_name, card)(card)
+    fallback = None
+    if fallback_name not in (None, "none"):
+        fallback = backend_factory(fallback_name, card)(card)
     return sympy_expert(fallback).with_config(run_name=f"expert:{card.name}")
 
 

@@ -77,7 +77,8 @@ def load_card(path: Path) -> ExpertCard:
         return ExpertCard(**data, source=str(path))
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'card'}: {err['msg']}" for err in exc.errors()
+            f"{'.'.join(str(p) for p in err['loc']) or 'card'}: {err['msg']}"
+            for err in exc.errors()
         )
         raise ExpertCardError(f"{path}: invalid expert card: {problems}") from exc
 

@@ -15,20 +15,16 @@ from langchain_core.runnables import Runnable
 from langgraph.runtime import Runtime
 
 from comp_llm_graph.context import Context
+from comp_llm_graph.nodes.execute import answer_block
 from comp_llm_graph.prompts import AGGREGATOR_USER_PROMPT
 from comp_llm_graph.state import Aggregation, State, SubAnswer
 
 __all__ = ["format_answers", "make_aggregate", "synthesise"]
 
 
-def _answer_line(answer: SubAnswer) -> str:
-    text = answer["answer"].strip() or f"(no answer: {answer['error']})"
-    return f"[{answer['id']}] {answer['question']}\n=> {text}"
-
-
 def format_answers(plan_ids: list[str], answers: dict[str, SubAnswer]) -> str:
     """Sub-answers in plan order, each delimited by its id and question."""
-    return "\n".join(_answer_line(answers[i]) for i in plan_ids if i in answers)
+    return "\n".join(answer_block(answers[i]) for i in plan_ids if i in answers)
 
 
 def synthesise(plan: list[dict], answers: dict[str, SubAnswer]) -> str:
@@ -58,7 +54,8 @@ def make_aggregate(aggregator: Runnable):
         run_started = state.get("run_started", started)
         execute_seconds = round(started - run_started - state["timings"].get("plan", 0.0), 4)
 
-        if len(plan) == 1 and (plan[0]["question"] == state["query"] or state["mode"] == "monolithic"):
+        whole_query = plan[0]["question"] == state["query"] or state["mode"] == "monolithic"
+        if len(plan) == 1 and whole_query:
             answer = answers[plan[0]["id"]]
             final = answer["answer"] or synthesise(plan, answers)
             aggregation = Aggregation(method="passthrough", reason=None)
@@ -66,7 +63,8 @@ def make_aggregate(aggregator: Runnable):
             messages = [
                 SystemMessage(context.aggregator_prompt),
                 HumanMessage(AGGREGATOR_USER_PROMPT.format(
-                    query=state["query"], answers=format_answers([s["id"] for s in plan], answers))),
+                    query=state["query"],
+                    answers=format_answers([s["id"] for s in plan], answers))),
             ]
             reason: str | None = None
             final = ""

@@ -20,7 +20,14 @@ from comp_llm_graph.experts.registry import ExpertRegistry
 from comp_llm_graph.plan import substitute_references
 from comp_llm_graph.state import Branch, State, SubAnswer, SubQuery
 
-__all__ = ["dispatch", "expert_input", "make_execute_subquery", "short_answer"]
+__all__ = [
+    "answer_block",
+    "collect",
+    "dispatch",
+    "expert_input",
+    "make_execute_subquery",
+    "short_answer",
+]
 
 CONTEXT_HEADER = "Answers to earlier sub-questions:\n"
 SHORT_ANSWER_CHARS = 200
@@ -56,7 +63,15 @@ def dispatch(state: State, runtime: Runtime[Context]) -> list[Send] | Literal["a
 def short_answer(answer: str) -> str:
     """An answer as substituted into a dependent question: first line, at most 200 characters."""
     first = answer.strip().splitlines()[0].strip() if answer.strip() else ""
-    return first if len(first) <= SHORT_ANSWER_CHARS else first[:SHORT_ANSWER_CHARS].rstrip() + "..."
+    if len(first) <= SHORT_ANSWER_CHARS:
+        return first
+    return first[:SHORT_ANSWER_CHARS].rstrip() + "..."
+
+
+def answer_block(answer: SubAnswer) -> str:
+    """A sub-answer as shown to later experts and the aggregator: `[id] question` / `=> answer`."""
+    text = answer["answer"].strip() or f"(no answer: {answer['error']})"
+    return f"[{answer['id']}] {answer['question']}\n=> {text}"
 
 
 def expert_input(sub: SubQuery, dependencies: dict[str, SubAnswer]) -> dict[str, str]:
@@ -66,11 +81,8 @@ def expert_input(sub: SubQuery, dependencies: dict[str, SubAnswer]) -> dict[str,
     )
     context = ""
     if dependencies:
-        lines = [
-            f'[{dep}] {a["question"]}\n=> {a["answer"].strip() or "(no answer: " + str(a["error"]) + ")"}'
-            for dep, a in dependencies.items()
-        ]
-        context = CONTEXT_HEADER + "\n".join(lines) + "\n\n"
+        blocks = [answer_block(answer) for answer in dependencies.values()]
+        context = CONTEXT_HEADER + "\n".join(blocks) + "\n\n"
     return {"question": question, "context": context}
 
 

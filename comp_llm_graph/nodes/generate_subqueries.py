@@ -22,7 +22,7 @@ from comp_llm_graph.plan import PlannedSubQuery, parse_plan, repair_plan
 from comp_llm_graph.prompts import PLANNER_EXAMPLES, REPLAN_PROMPT
 from comp_llm_graph.state import PlanAttempt, Planning, State, SubQuery
 
-__all__ = ["make_generate_subqueries", "planner_messages"]
+__all__ = ["make_generate_subqueries", "make_plan", "planner_messages"]
 
 
 def planner_messages(query: str, context: Context) -> list[BaseMessage]:
@@ -55,13 +55,44 @@ def _sub_query(planned: PlannedSubQuery, route: Route) -> SubQuery:
     )
 
 
+async def make_plan(
+    planner: Runnable, query: str, context: Context
+) -> tuple[list[PlannedSubQuery], Planning]:
+    """Ask the planner for a plan; validate, repair, re-ask once, or fall back to one sub-query.
+
+    Returns:
+        The sub-queries (not yet routed) and the record of how they came about.
+    """
+    kwargs = (
+        {"max_subqueries": context.max_subqueries}
+        if getattr(planner, "supports_plan_grammar", False) else {}
+    )
+    messages = planner_messages(query, context)
+    attempts: list[PlanAttempt] = []
+    for attempt in range(2):
+        raw = _text(await planner.ainvoke(messages, **kwargs))
+        try:
+            parsed, notes = parse_plan(raw)
+            repaired = repair_plan(parsed, max_subqueries=context.max_subqueries)
+        except PlanError as exc:
+            attempts.append(PlanAttempt(raw=raw, problems=exc.problems, repairs=[], accepted=False))
+            if attempt == 0:
+                messages = [*messages, AIMessage(raw), HumanMessage(REPLAN_PROMPT.format(
+                    problems="; ".join(exc.problems), max_subqueries=context.max_subqueries))]
+            continue
+        repairs = notes + repaired.repairs
+        attempts.append(PlanAttempt(raw=raw, problems=[], repairs=repairs, accepted=True))
+        if len(attempts) > 1:
+            status = "replanned"
+        else:
+            status = "repaired" if repairs else "valid"
+        return repaired.sub_queries, Planning(status=status, attempts=attempts)
+    fallback = [PlannedSubQuery(id="q1", question=query, depends_on=[])]
+    return fallback, Planning(status="fallback", attempts=attempts)
+
+
 def make_generate_subqueries(planner: Runnable, registry: ExpertRegistry):
     """Build the `generate_subqueries` node around a planner chat model and a registry."""
-    planner_kwargs_supported = bool(getattr(planner, "supports_plan_grammar", False))
-
-    async def call_planner(messages: list[BaseMessage], context: Context) -> str:
-        kwargs = {"max_subqueries": context.max_subqueries} if planner_kwargs_supported else {}
-        return _text(await planner.ainvoke(messages, **kwargs))
 
     async def generate_subqueries(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         context = runtime.context or Context()
@@ -69,43 +100,15 @@ def make_generate_subqueries(planner: Runnable, registry: ExpertRegistry):
         started = time.time()
 
         if context.mode == "monolithic":
-            expert = registry.fallback
-            plan = [SubQuery(id="q1", question=query, depends_on=[], expert=expert, score=0.0,
-                             candidates=[], routed_by="mode")]
-            planning = Planning(status="monolithic", attempts=[])
-            return _update(query, context, started, plan, planning)
+            plan = [SubQuery(id="q1", question=query, depends_on=[], expert=registry.fallback,
+                             score=0.0, candidates=[], routed_by="mode")]
+            return _update(query, context, started, plan, Planning(status="monolithic",
+                                                                   attempts=[]))
 
-        messages = planner_messages(query, context)
-        attempts: list[PlanAttempt] = []
-        planned: list[PlannedSubQuery] | None = None
-        for attempt in range(2):
-            raw = await call_planner(messages, context)
-            try:
-                parsed, notes = parse_plan(raw)
-                repaired = repair_plan(parsed, max_subqueries=context.max_subqueries)
-            except PlanError as exc:
-                attempts.append(PlanAttempt(raw=raw, problems=exc.problems, repairs=[],
-                                            accepted=False))
-                if attempt == 0:
-                    messages = [*messages, AIMessage(raw), HumanMessage(REPLAN_PROMPT.format(
-                        problems="; ".join(exc.problems), max_subqueries=context.max_subqueries))]
-                continue
-            repairs = notes + repaired.repairs
-            attempts.append(PlanAttempt(raw=raw, problems=[], repairs=repairs, accepted=True))
-            planned = repaired.sub_queries
-            break
-
-        if planned is None:
-            status = "fallback"
-            planned = [PlannedSubQuery(id="q1", question=query, depends_on=[])]
-        elif len(attempts) > 1:
-            status = "replanned"
-        else:
-            status = "repaired" if attempts[0]["repairs"] else "valid"
-
+        planned, planning = await make_plan(planner, query, context)
         routes = registry.route([p.question for p in planned])
         plan = [_sub_query(p, r) for p, r in zip(planned, routes, strict=True)]
-        return _update(query, context, started, plan, Planning(status=status, attempts=attempts))
+        return _update(query, context, started, plan, planning)
 
     return generate_subqueries
 

@@ -1,0 +1,81 @@
+"""Wall time of one `comp-llm ask`, cold and warm, on the embedded default models.
+
+- cold: a new `comp-llm ask` process with an empty routing index (imports, model loads, card
+  embedding and the run itself);
+- second process: a new process again, with the index on disk reused;
+- warm: the same graph asked again inside one process (models already loaded), as in a server or
+  notebook; the stage timings come from the graph's own `timings`.
+
+    python benchmarks/ask_latency.py --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+QUERY = "What is the capital of France, and what is 15% of 240?"
+
+
+def cli_run(query: str, cache_dir: str) -> tuple[float, dict]:
+    cli = str(Path(sys.executable).parent / "comp-llm")
+    started = time.perf_counter()
+    proc = subprocess.run([cli, "ask", "--json", "--cache-dir", cache_dir, query],
+                          capture_output=True, text=True, check=True)
+    return time.perf_counter() - started, json.loads(proc.stdout)
+
+
+async def warm_runs(query: str, cache_dir: str, repeats: int) -> list[dict]:
+    from comp_llm_graph import Context, build_graph, default_components
+
+    graph = build_graph(**default_components(persist_directory=cache_dir))
+    await graph.ainvoke({"query": query}, context=Context())  # loads everything
+    runs = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        state = await graph.ainvoke({"query": query}, context=Context())
+        runs.append({"wall": time.perf_counter() - started, **state["timings"],
+                     "subqueries": len(state["plan"])})
+    return runs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--query", default=QUERY)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as cache_dir:
+        cold, cold_doc = cli_run(args.query, cache_dir)
+        second, _ = cli_run(args.query, cache_dir)
+        warm = asyncio.run(warm_runs(args.query, cache_dir, args.repeats))
+    results = {
+        "query": args.query,
+        "cold_process_s": round(cold, 2),
+        "second_process_s": round(second, 2),
+        "warm_in_process_s": round(statistics.median(r["wall"] for r in warm), 2),
+        "warm_stages_s": {k: round(statistics.median(r[k] for r in warm), 2)
+                          for k in ("plan", "execute", "aggregate")},
+        "subqueries": warm[0]["subqueries"],
+        "cold_plan": [(s["id"], s["expert"], s["question"]) for s in cold_doc["plan"]],
+    }
+    print(f"\n`comp-llm ask` on {args.query!r}")
+    print("| run | wall s |\n|---|---|")
+    print(f"| cold process (empty index, models load) | {results['cold_process_s']:.1f} |")
+    print(f"| second process (index reused) | {results['second_process_s']:.1f} |")
+    print(f"| warm, in process (median of {args.repeats}) | {results['warm_in_process_s']:.1f} |")
+    print("warm stages:", results["warm_stages_s"], "sub-queries:", results["subqueries"])
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

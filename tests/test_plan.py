@@ -1,0 +1,168 @@
+"""Plan parsing, validation and repair (no models)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from comp_llm_graph.errors import PlanError
+from comp_llm_graph.plan import (
+    PlannedSubQuery,
+    parse_plan,
+    plan_grammar,
+    references,
+    repair_plan,
+    substitute_references,
+)
+
+
+def sq(id: str, question: str, deps: list[str] | None = None) -> PlannedSubQuery:
+    return PlannedSubQuery(id=id, question=question, depends_on=deps or [])
+
+
+def ids_and_deps(plan) -> list[tuple[str, list[str]]]:
+    return [(s.id, s.depends_on) for s in plan.sub_queries]
+
+
+def test_parse_clean_json():
+    text = json.dumps({"subqueries": [
+        {"id": "q1", "question": "Who directed Jaws?", "depends_on": []},
+        {"id": "q2", "question": "When was {q1} born?", "depends_on": ["q1"]},
+    ]})
+    subs, notes = parse_plan(text)
+    assert [(s.id, s.question, s.depends_on) for s in subs] == [
+        ("q1", "Who directed Jaws?", []), ("q2", "When was {q1} born?", ["q1"])]
+    assert notes == []
+
+
+def test_parse_json_in_code_fence_with_prose_and_aliases():
+    """Small models wrap JSON in prose and fences and pick their own key names."""
+    text = 'Sure! Here is the plan:\n```json\n[{"step": 1, "text": "A?"}, {"step": 2, "sub_question": "B #1?", "dependencies": [1]}]\n```'
+    subs, _ = parse_plan(text)
+    assert [(s.id, s.question, s.depends_on) for s in subs] == [
+        ("q1", "A?", []), ("q2", "B #1?", ["q1"])]
+
+
+def test_parse_truncated_json_salvages_complete_items_and_says_so():
+    text = ('{"subqueries": [{"id": "q1", "question": "A?", "depends_on": []}, '
+            '{"id": "q2", "question": "B?", "depends_on": ["q1"]}, {"id": "q3", "question": "C')
+    subs, notes = parse_plan(text)
+    assert [s.id for s in subs] == ["q1", "q2"]
+    assert notes and "salvaged 2" in notes[0]
+
+
+def test_parse_numbered_lines():
+    subs, notes = parse_plan("1. Who wrote Hamlet?\n2. When was #1 born?")
+    assert [(s.id, s.question) for s in subs] == [("q1", "Who wrote Hamlet?"),
+                                                   ("q2", "When was #1 born?")]
+    assert "numbered lines" in notes[0]
+
+
+def test_parse_nothing_plan_like_raises():
+    with pytest.raises(PlanError, match="no plan found"):
+        parse_plan("I cannot help with that.")
+
+
+def test_references_both_styles():
+    assert references("Is {q1} older than #2 and {q1}?") == ["q1", "q2"]
+    assert substitute_references("Is {q1} older than #2?", {"q1": "Ann", "q2": "Bob"}) == \
+        "Is Ann older than Bob?"
+    assert substitute_references("Is {q9} old?", {"q1": "Ann"}) == "Is {q9} old?"
+
+
+def test_valid_plan_needs_no_repair():
+    plan = repair_plan([sq("q1", "A?"), sq("q2", "B?"), sq("q3", "{q1} vs {q2}?", ["q1", "q2"])],
+                       max_subqueries=5)
+    assert plan.repairs == []
+    assert ids_and_deps(plan) == [("q1", []), ("q2", []), ("q3", ["q1", "q2"])]
+
+
+def test_text_reference_adds_dependency():
+    plan = repair_plan([sq("q1", "A?"), sq("q2", "Where was {q1} born?")], max_subqueries=5)
+    assert ids_and_deps(plan) == [("q1", []), ("q2", ["q1"])]
+    assert plan.repairs == []
+
+
+def test_dangling_and_self_references_are_dropped_and_recorded():
+    plan = repair_plan([sq("q1", "A?", ["q1"]), sq("q2", "B {q7}?", ["q9"])], max_subqueries=5)
+    assert ids_and_deps(plan) == [("q1", []), ("q2", [])]
+    assert any("q1 depended on itself" in r for r in plan.repairs)
+    assert any("unknown q7" in r for r in plan.repairs)
+    assert any("unknown q9" in r for r in plan.repairs)
+
+
+def test_cycle_is_broken_and_recorded():
+    plan = repair_plan([sq("q1", "A?", ["q2"]), sq("q2", "B?", ["q1"])], max_subqueries=5)
+    deps = dict(ids_and_deps(plan))
+    assert not (deps["q1"] and deps["q2"]), "one edge of the cycle must be gone"
+    assert any("closed a cycle" in r for r in plan.repairs)
+
+
+def test_output_is_topologically_ordered():
+    plan = repair_plan([sq("q1", "C?", ["q2"]), sq("q2", "B?", ["q3"]), sq("q3", "A?")],
+                       max_subqueries=5)
+    assert [s.id for s in plan.sub_queries] == ["q3", "q2", "q1"]
+
+
+def test_repeated_text_is_merged_and_references_redirected():
+    plan = repair_plan([sq("q1", "Who wrote Hamlet?"), sq("q2", "who wrote hamlet"),
+                        sq("q3", "When was {q2} born?", ["q2"])], max_subqueries=5)
+    assert ids_and_deps(plan) == [("q1", []), ("q3", ["q1"])]
+    assert plan.sub_queries[1].question == "When was {q1} born?"
+    assert any("q2 repeated q1" in r for r in plan.repairs)
+
+
+def test_duplicate_ids_with_different_text_are_an_error():
+    with pytest.raises(PlanError, match="duplicate id q1"):
+        repair_plan([sq("q1", "A?"), sq("q1", "B?")], max_subqueries=5)
+
+
+def test_empty_question_dropped_and_empty_plan_rejected():
+    plan = repair_plan([sq("q1", "  "), sq("q2", "B?")], max_subqueries=5)
+    assert [s.id for s in plan.sub_queries] == ["q2"]
+    assert any("empty question" in r for r in plan.repairs)
+    with pytest.raises(PlanError, match="no sub-queries"):
+        repair_plan([sq("q1", "")], max_subqueries=5)
+
+
+def test_too_many_sub_queries_is_an_error():
+    with pytest.raises(PlanError, match="more than the maximum of 2"):
+        repair_plan([sq("q1", "A?"), sq("q2", "B?"), sq("q3", "C?")], max_subqueries=2)
+
+
+def test_missing_ids_are_numbered():
+    plan = repair_plan([sq("", "A?"), sq("", "B?")], max_subqueries=5)
+    assert [s.id for s in plan.sub_queries] == ["q1", "q2"]
+    assert len(plan.repairs) == 2
+
+
+def test_duplicate_dependency_entries_are_recorded():
+    plan = repair_plan([sq("q1", "A?"), sq("q2", "B?", ["q1", "q1"])], max_subqueries=5)
+    assert ids_and_deps(plan) == [("q1", []), ("q2", ["q1"])]
+    assert any("more than once" in r for r in plan.repairs)
+
+
+def test_plan_grammar_shape():
+    """Sub-query k may only depend on earlier ids; ids are fixed in order."""
+    grammar = plan_grammar(3)
+    assert 'ref3 ::= "\\"q1\\"" | "\\"q2\\""' in grammar
+    assert "item4" not in grammar
+    assert "ref1" not in grammar
+
+
+def test_plan_grammar_accepts_valid_and_rejects_invalid_plans():
+    """Run the grammar itself (xgrammar, no model) over plan texts."""
+    xgrammar = pytest.importorskip("xgrammar")
+    grammar = xgrammar.Grammar.from_ebnf(plan_grammar(3))
+    from xgrammar.testing import _is_grammar_accept_string
+
+    ok = '{"subqueries": [{"id": "q1", "question": "Who is it?", "depends_on": []}, {"id": "q2", "question": "When {q1}?", "depends_on": ["q1"]}]}'
+    self_ref = '{"subqueries": [{"id": "q1", "question": "Who is it?", "depends_on": ["q1"]}]}'
+    forward = '{"subqueries": [{"id": "q1", "question": "Who is it?", "depends_on": ["q2"]}, {"id": "q2", "question": "When?", "depends_on": []}]}'
+    too_many = '{"subqueries": [' + ", ".join(
+        f'{{"id": "q{k}", "question": "Q{k} text", "depends_on": []}}' for k in range(1, 5)) + "]}"
+    assert _is_grammar_accept_string(grammar, ok)
+    assert not _is_grammar_accept_string(grammar, self_ref)
+    assert not _is_grammar_accept_string(grammar, forward)
+    assert not _is_grammar_accept_string(grammar, too_many)
