@@ -7,10 +7,12 @@ from typing import Literal
 
 from comp_llm_graph import prompts
 
-__all__ = ["Context", "Mode", "MODES"]
+__all__ = ["Context", "Mode", "MODES", "SCHEDULES", "Schedule"]
 
-Mode = Literal["comp", "monolithic", "sequential"]
-MODES: tuple[str, ...] = ("comp", "monolithic", "sequential")
+Mode = Literal["comp", "monolithic", "sequential", "react"]
+MODES: tuple[str, ...] = ("comp", "monolithic", "sequential", "react")
+Schedule = Literal["ready", "waves"]
+SCHEDULES: tuple[str, ...] = ("ready", "waves")
 
 
 @dataclass(kw_only=True)
@@ -19,9 +21,17 @@ class Context:
 
     mode: Mode = "comp"
     """comp: plan, run sub-queries in parallel, aggregate. monolithic: one model answers the
-    whole query. sequential: the same plan, one sub-query at a time."""
+    whole query. sequential: the same plan, one sub-query at a time. react: a plan-act-observe
+    loop (the planner picks the next sub-query after seeing each answer)."""
     max_subqueries: int = 5
-    """Largest plan accepted; a larger one is sent back to the planner once."""
+    """Largest plan accepted (a larger one is sent back to the planner once); in react mode,
+    the most steps."""
+    schedule: Schedule = "ready"
+    """ready: a sub-query starts as soon as its dependencies have answered. waves: one round of
+    ready sub-queries at a time, each round waiting for its slowest branch."""
+    max_concurrency: int | None = None
+    """Most sub-queries of this run executing at once (None: as many as are ready). Expert cards
+    can set their own limit (`max_concurrency` in the card)."""
     planner_prompt: str = prompts.PLANNER_SYSTEM_PROMPT
     """System prompt of the sub-query generator."""
     aggregator_prompt: str = prompts.AGGREGATOR_SYSTEM_PROMPT
@@ -30,5 +40,11 @@ class Context:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}; got {self.mode!r}.")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(
+                f"schedule must be one of {', '.join(SCHEDULES)}; got {self.schedule!r}.")
+        if self.max_concurrency is not None and self.max_concurrency < 1:
+            raise ValueError(
+                f"max_concurrency must be at least 1 (or None); got {self.max_concurrency}.")
         if not 1 <= self.max_subqueries <= 32:
             raise ValueError(f"max_subqueries must be between 1 and 32; got {self.max_subqueries}.")

@@ -18,6 +18,7 @@ from comp_llm_graph.nodes import (
     collect,
     dispatch,
     make_aggregate,
+    make_decide,
     make_execute_subquery,
     make_generate_subqueries,
 )
@@ -35,11 +36,14 @@ def builder(*, planner: Runnable, registry: ExpertRegistry, aggregator: Runnable
     graph.add_node("generate_subqueries", make_generate_subqueries(planner, registry))
     graph.add_node("execute_subquery", make_execute_subquery(registry))
     graph.add_node("collect", collect)
+    graph.add_node("decide", make_decide(planner, registry))
     graph.add_node("aggregate", make_aggregate(aggregator))
     graph.add_edge(START, "generate_subqueries")
-    graph.add_conditional_edges("generate_subqueries", dispatch, ["execute_subquery", "aggregate"])
+    targets = ["execute_subquery", "decide", "aggregate"]
+    graph.add_conditional_edges("generate_subqueries", dispatch, targets)
     graph.add_edge("execute_subquery", "collect")
-    graph.add_conditional_edges("collect", dispatch, ["execute_subquery", "aggregate"])
+    graph.add_conditional_edges("collect", dispatch, targets)
+    graph.add_conditional_edges("decide", dispatch, targets)
     graph.add_edge("aggregate", END)
     return graph
 

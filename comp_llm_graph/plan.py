@@ -87,7 +87,7 @@ def substitute_references(text: str, answers: dict[str, str]) -> str:
     return _REF.sub(replace, text)
 
 
-def _json_values(text: str) -> tuple[list[Any], bool]:
+def json_values(text: str) -> tuple[list[Any], bool]:
     """Top-level JSON objects/arrays in the text, and whether an opening bracket failed to parse.
 
     After a value parses, scanning resumes after it, so the items of a complete list are not
@@ -164,7 +164,7 @@ def parse_plan(text: str) -> tuple[list[PlannedSubQuery], list[str]]:
         PlanError: nothing plan-like was found.
     """
     notes: list[str] = []
-    values, failed = _json_values(text)
+    values, failed = json_values(text)
     lists = [v for v in values if isinstance(v, list) or (
         isinstance(v, dict) and isinstance(_pick(v, _LIST_ALIASES), list))]
     items = _items_from_json(lists[0]) if lists else None

@@ -8,6 +8,9 @@ __all__ = [
     "EXPERT_USER_PROMPT",
     "PLANNER_EXAMPLES",
     "PLANNER_SYSTEM_PROMPT",
+    "REACT_GRAMMAR",
+    "REACT_SYSTEM_PROMPT",
+    "REACT_USER_PROMPT",
     "REPLAN_PROMPT",
 ]
 
@@ -53,3 +56,19 @@ AGGREGATOR_SYSTEM_PROMPT = (
 
 AGGREGATOR_USER_PROMPT = "Original question: {query}\n\nSub-answers:\n{answers}\n\nFinal answer:"
 """The aggregator's input: the query and the delimited sub-answers."""
+
+REACT_SYSTEM_PROMPT = (
+    "You answer a question one step at a time. At each step, either ask one simple "
+    "sub-question that an expert will answer, or finish when the answers so far are enough. "
+    'Reply with JSON only: {"action": "ask", "question": "..."} or {"action": "finish"}.'
+)
+"""System prompt of the react baseline's `decide` step."""
+
+REACT_USER_PROMPT = "Question: {query}\n\n{observations}Next step:"
+"""The `decide` step's input: the query and the answers so far (or nothing)."""
+
+REACT_GRAMMAR = (
+    'root ::= "{\\"action\\": \\"ask\\", \\"question\\": \\"" [^"\\\\\\n]{3,160} '
+    '"\\"}" | "{\\"action\\": \\"finish\\"}"'
+)
+"""xgrammar EBNF of a `decide` step's reply, for local models that support constrained decoding."""

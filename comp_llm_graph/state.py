@@ -18,7 +18,7 @@ __all__ = [
     "SubQuery",
 ]
 
-PlanStatus = Literal["valid", "repaired", "replanned", "fallback", "monolithic"]
+PlanStatus = Literal["valid", "repaired", "replanned", "fallback", "monolithic", "react"]
 
 
 class Candidate(TypedDict):
@@ -119,7 +119,11 @@ class State(InputState, total=False):
     """The full state of one run."""
 
     mode: str
-    """comp, monolithic or sequential."""
+    """comp, monolithic, sequential or react."""
+    run_token: str
+    """Identifies this run to the scheduler (the same when resumed from a checkpoint)."""
+    react_finished: bool
+    """react mode: the planner decided it has enough answers."""
     run_started: float
     """Unix time the run started."""
     plan: list[SubQuery]
@@ -142,4 +146,13 @@ class Branch(TypedDict):
     sub_query: SubQuery
     """The sub-query to answer."""
     dependencies: dict[str, SubAnswer]
-    """Answers of the sub-queries it depends on."""
+    """Answers of the sub-queries it depends on that were known when it was sent (with the
+    ready schedule, the others are awaited in the branch)."""
+    token: str
+    """The run's scheduler token."""
+    priority: float
+    """Longest remaining path from this sub-query (weighted by expected latency)."""
+    index: int
+    """Position in the plan (ties in priority go in plan order)."""
+    max_concurrency: int | None
+    """The run's limit on sub-queries executing at once."""

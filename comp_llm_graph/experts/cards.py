@@ -35,6 +35,8 @@ class ExpertCard(BaseModel):
     """Name of the backend that runs the expert (see `comp_llm_graph.experts.backends`)."""
     options: dict[str, Any] = Field(default_factory=dict)
     """Backend options, e.g. `max_new_tokens`."""
+    max_concurrency: int | None = Field(default=None, ge=1)
+    """Most sub-queries this expert runs at once, across all runs (None: no limit)."""
     source: str | None = Field(default=None, exclude=True)
     """The file the card came from (set by the loader)."""
 

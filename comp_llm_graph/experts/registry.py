@@ -154,6 +154,11 @@ class ExpertRegistry:
         """Expert names, sorted."""
         return sorted(self.cards)
 
+    def max_concurrency(self, name: str) -> int | None:
+        """The expert's limit on sub-queries at once (its card's `max_concurrency`)."""
+        card = self.cards.get(name)
+        return card.max_concurrency if card else None
+
     def expert(self, name: str) -> Runnable:
         """The Runnable of an expert (built on first use; local models load on first call)."""
         if name not in self.cards:

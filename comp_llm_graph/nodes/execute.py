@@ -1,10 +1,12 @@
-"""Query executor: one `Send` branch per sub-query, as parallel as the dependencies allow.
+"""Query executor: one `Send` branch per sub-query, as parallel as dependencies and limits allow.
 
-`dispatch` runs after planning and after each round of branches (`collect`): it sends every
-sub-query whose dependencies have all answered (in `sequential` mode, only the first of them), or
-moves on to `aggregate` when every sub-query has answered. Each branch writes its own result, so a
-checkpointer saves every finished sub-query. `max_concurrency` in the run config caps how many
-branches run at once.
+`dispatch` runs after planning and after each round of branches (`collect`). With the default
+`schedule="ready"` it sends every sub-query of the plan at once and each branch starts the moment
+its dependencies have answered (`comp_llm_graph.scheduler`); with `schedule="waves"` it sends the
+sub-queries whose dependencies have answered, one round at a time; in `sequential` mode, one
+sub-query at a time. When every sub-query has answered it moves on to `aggregate` (or, in `react`
+mode, back to the planner's `decide` step). Each branch writes its own result, so a checkpointer
+saves every finished sub-query.
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 from langgraph.types import Send
 
 from comp_llm_graph.context import Context
 from comp_llm_graph.experts.registry import ExpertRegistry
 from comp_llm_graph.plan import substitute_references
+from comp_llm_graph.scheduler import SCHEDULER
 from comp_llm_graph.state import Branch, State, SubAnswer, SubQuery
 
 __all__ = [
@@ -41,22 +45,39 @@ def ready_sub_queries(plan: list[SubQuery], answers: dict[str, SubAnswer]) -> li
     ]
 
 
-def dispatch(state: State, runtime: Runtime[Context]) -> list[Send] | Literal["aggregate"]:
-    """Send the ready sub-queries to `execute_subquery`, or go to `aggregate` when all are done."""
+def dispatch(
+    state: State, runtime: Runtime[Context]
+) -> list[Send] | Literal["aggregate", "decide"]:
+    """Send sub-queries to `execute_subquery`, or go on when every sub-query has answered."""
+    context = runtime.context or Context()
     plan, answers = state["plan"], state.get("answers") or {}
+    mode = state.get("mode", context.mode)
     if all(sub["id"] in answers for sub in plan):
+        if mode == "react" and not state.get("react_finished"):
+            return "decide"
         return "aggregate"
     ready = ready_sub_queries(plan, answers)
     if not ready:  # cannot happen for a validated plan; never drop work silently
         missing = [sub["id"] for sub in plan if sub["id"] not in answers]
         raise RuntimeError(f"sub-queries {missing} can never run: their dependencies are missing")
-    mode = (runtime.context or Context()).mode
-    if mode in ("sequential", "monolithic"):
-        ready = ready[:1]
+    if mode in ("sequential", "monolithic", "react"):
+        send = ready[:1]
+    elif context.schedule == "waves":
+        send = ready
+    else:  # start as ready: every unanswered sub-query now; each waits for its own inputs
+        send = [sub for sub in plan if sub["id"] not in answers]
+    priority = SCHEDULER.priorities(plan)
+    index = {sub["id"]: i for i, sub in enumerate(plan)}
     return [
         Send("execute_subquery", Branch(
-            sub_query=sub, dependencies={dep: answers[dep] for dep in sub["depends_on"]}))
-        for sub in ready
+            sub_query=sub,
+            dependencies={dep: answers[dep] for dep in sub["depends_on"] if dep in answers},
+            token=state.get("run_token", ""),
+            priority=priority[sub["id"]],
+            index=index[sub["id"]],
+            max_concurrency=context.max_concurrency,
+        ))
+        for sub in send
     ]
 
 
@@ -98,29 +119,47 @@ def _answer_text(output: Any) -> tuple[str, int | None]:
 
 
 def make_execute_subquery(registry: ExpertRegistry):
-    """Build the `execute_subquery` node: run one sub-query on its expert."""
+    """Build the `execute_subquery` node: wait for inputs and a slot, run one sub-query."""
 
-    async def execute_subquery(branch: Branch) -> dict[str, Any]:
+    async def execute_subquery(branch: Branch, config: RunnableConfig) -> dict[str, Any]:
         sub = branch["sub_query"]
-        payload = expert_input(sub, branch["dependencies"])
-        started = time.time()
-        error: str | None = None
-        answer, tokens = "", None
-        try:
-            expert = registry.expert(sub["expert"])
-            answer, tokens = _answer_text(await expert.ainvoke(payload))
-        except Exception as exc:  # noqa: BLE001 - recorded in the state and shown to the user
-            error = f"{type(exc).__name__}: {exc}"
-        if not answer and error is None:
-            error = "the expert returned an empty answer"
-        result = SubAnswer(id=sub["id"], question=payload["question"], expert=sub["expert"],
-                           answer=answer, error=error, started_at=started,
-                           finished_at=time.time())
-        if tokens is not None:
-            result["output_tokens"] = tokens
+        token = branch.get("token") or ""
+        async with SCHEDULER.slot(
+            token, sub,
+            expert=(id(registry), sub["expert"]),
+            expert_limit=registry.max_concurrency(sub["expert"]),
+            known=branch["dependencies"],
+            priority=(-branch.get("priority", 0.0), branch.get("index", 0)),
+            max_concurrency=branch.get("max_concurrency"),
+            config=config,
+        ) as dependencies:
+            result = await run_expert(registry, sub, dependencies)
+            SCHEDULER.finish(token, result)
         return {"answers": {sub["id"]: result}}
 
     return execute_subquery
+
+
+async def run_expert(
+    registry: ExpertRegistry, sub: SubQuery, dependencies: dict[str, SubAnswer]
+) -> SubAnswer:
+    """Ask the sub-query's expert; a failure is recorded in the answer, not raised."""
+    payload = expert_input(sub, dependencies)
+    started = time.time()
+    error: str | None = None
+    answer, tokens = "", None
+    try:
+        expert = registry.expert(sub["expert"])
+        answer, tokens = _answer_text(await expert.ainvoke(payload))
+    except Exception as exc:  # noqa: BLE001 - recorded in the state and shown to the user
+        error = f"{type(exc).__name__}: {exc}"
+    if not answer and error is None:
+        error = "the expert returned an empty answer"
+    result = SubAnswer(id=sub["id"], question=payload["question"], expert=sub["expert"],
+                       answer=answer, error=error, started_at=started, finished_at=time.time())
+    if tokens is not None:
+        result["output_tokens"] = tokens
+    return result
 
 
 async def collect(state: State) -> dict[str, Any]:

@@ -8,6 +8,7 @@ as a single sub-query. `state["planning"]` records which of these happened.
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
@@ -22,7 +23,7 @@ from comp_llm_graph.plan import PlannedSubQuery, parse_plan, repair_plan
 from comp_llm_graph.prompts import PLANNER_EXAMPLES, REPLAN_PROMPT
 from comp_llm_graph.state import PlanAttempt, Planning, State, SubQuery
 
-__all__ = ["make_generate_subqueries", "make_plan", "planner_messages"]
+__all__ = ["make_generate_subqueries", "make_plan", "planner_messages", "sub_query"]
 
 
 def planner_messages(query: str, context: Context) -> list[BaseMessage]:
@@ -36,14 +37,15 @@ def planner_messages(query: str, context: Context) -> list[BaseMessage]:
     return messages
 
 
-def _text(message: Any) -> str:
+def text_of(message: Any) -> str:
     content = getattr(message, "content", message)
     if isinstance(content, list):  # content blocks
         return "".join(b.get("text", "") if isinstance(b, dict) else str(b) for b in content)
     return str(content)
 
 
-def _sub_query(planned: PlannedSubQuery, route: Route) -> SubQuery:
+def sub_query(planned: PlannedSubQuery, route: Route) -> SubQuery:
+    """A planned sub-query with its routing decision."""
     return SubQuery(
         id=planned.id,
         question=planned.question,
@@ -70,7 +72,7 @@ async def make_plan(
     messages = planner_messages(query, context)
     attempts: list[PlanAttempt] = []
     for attempt in range(2):
-        raw = _text(await planner.ainvoke(messages, **kwargs))
+        raw = text_of(await planner.ainvoke(messages, **kwargs))
         try:
             parsed, notes = parse_plan(raw)
             repaired = repair_plan(parsed, max_subqueries=context.max_subqueries)
@@ -99,6 +101,9 @@ def make_generate_subqueries(planner: Runnable, registry: ExpertRegistry):
         query = validate_query(state["query"])
         started = time.time()
 
+        if context.mode == "react":  # no plan up front: the `decide` step picks each sub-query
+            return _update(query, context, started, [], Planning(status="react", attempts=[]))
+
         if context.mode == "monolithic":
             plan = [SubQuery(id="q1", question=query, depends_on=[], expert=registry.fallback,
                              score=0.0, candidates=[], routed_by="mode")]
@@ -107,7 +112,7 @@ def make_generate_subqueries(planner: Runnable, registry: ExpertRegistry):
 
         planned, planning = await make_plan(planner, query, context)
         routes = registry.route([p.question for p in planned])
-        plan = [_sub_query(p, r) for p, r in zip(planned, routes, strict=True)]
+        plan = [sub_query(p, r) for p, r in zip(planned, routes, strict=True)]
         return _update(query, context, started, plan, planning)
 
     return generate_subqueries
@@ -118,6 +123,8 @@ def _update(query: str, context: Context, started: float, plan: list[SubQuery],
     return {
         "query": query,
         "mode": context.mode,
+        "run_token": uuid.uuid4().hex,
+        "react_finished": False,
         "run_started": started,
         "plan": plan,
         "planning": planning,

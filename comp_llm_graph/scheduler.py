@@ -1,0 +1,318 @@
+"""Start-as-ready scheduling of sub-queries inside LangGraph, with resource limits.
+
+LangGraph super-steps are barriers: with one `Send` wave per round of ready sub-queries, a
+sub-query waits for the slowest branch of the wave before it. With `schedule="ready"` the executor
+sends every sub-query of the plan in one step; each branch then waits here, in-process, until the
+sub-queries it depends on have answered, and starts at once. Every sub-query remains its own
+`Send` branch with its own result write, so a checkpointer still saves each finished sub-query.
+
+A branch may start when its dependencies have answered and two limits allow it: the run's
+`max_concurrency` (sub-queries of one run at once) and the expert's `max_concurrency` from its card
+(process-wide, shared by all runs). When several ready branches wait for a slot, the one with the
+longest remaining path through the plan goes first (path lengths are weighted by each expert's
+observed latency).
+
+A run interrupted after some branches finished (a crash, a cancelled task) resumes from its
+checkpoint: LangGraph does not re-run branches whose results were saved, and the branches that
+do run read those results from the checkpoint's pending writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import AsyncIterator, Hashable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from comp_llm_graph.state import SubAnswer, SubQuery
+
+__all__ = ["SCHEDULER", "Scheduler", "critical_path", "remaining_path", "saved_answers"]
+
+DEFAULT_LATENCY_S = 1.0
+"""Latency assumed for an expert before it has answered once (only ratios matter)."""
+LATENCY_SMOOTHING = 0.3
+"""Weight of the newest observation in each expert's moving-average latency."""
+
+
+def remaining_path(plan: Iterable[SubQuery], weight: Mapping[str, float]) -> dict[str, float]:
+    """For each sub-query, the weighted length of the longest path from it to the end of the plan.
+
+    Args:
+        plan: Sub-queries in a topological order.
+        weight: Expected seconds per sub-query id (a missing id weighs 1).
+    """
+    plan = list(plan)
+    dependants: dict[str, list[str]] = {sub["id"]: [] for sub in plan}
+    for sub in plan:
+        for dep in sub["depends_on"]:
+            dependants.setdefault(dep, []).append(sub["id"])
+    longest: dict[str, float] = {}
+    for sub in reversed(plan):
+        after = max((longest[d] for d in dependants[sub["id"]] if d in longest), default=0.0)
+        longest[sub["id"]] = weight.get(sub["id"], 1.0) + after
+    return longest
+
+
+def critical_path(plan: Iterable[SubQuery], seconds: Mapping[str, float]) -> float:
+    """The longest chain of dependent sub-query times: no schedule can finish sooner."""
+    return max(remaining_path(plan, seconds).values(), default=0.0)
+
+
+@dataclass
+class _Waiter:
+    priority: tuple[float, int]
+    expert: Hashable
+    run: _Run
+    future: asyncio.Future
+
+
+@dataclass
+class _Run:
+    limit: int | None
+    busy: int = 0
+    users: int = 0
+    answers: dict[str, SubAnswer] = field(default_factory=dict)
+    pending: dict[str, tuple[tuple[float, int], Hashable, list[str]]] = field(default_factory=dict)
+    """Branches not yet queued for a slot: priority, expert, dependencies."""
+    events: dict[str, asyncio.Event] = field(default_factory=dict)
+    seeded: asyncio.Future | None = None
+
+    def event(self, sub_id: str) -> asyncio.Event:
+        if sub_id not in self.events:
+            self.events[sub_id] = asyncio.Event()
+            if sub_id in self.answers:
+                self.events[sub_id].set()
+        return self.events[sub_id]
+
+    def record(self, answer: SubAnswer) -> None:
+        self.answers[answer["id"]] = answer
+        self.event(answer["id"]).set()
+
+
+class Scheduler:
+    """Readiness, concurrency limits and priority for executor branches (one per process)."""
+
+    def __init__(self) -> None:
+        """An empty scheduler; `SCHEDULER` is the one the graph uses."""
+        self._lock = threading.Lock()
+        self._runs: dict[str, _Run] = {}
+        self._expert_limits: dict[Hashable, int | None] = {}
+        self._expert_busy: dict[Hashable, int] = {}
+        self._waiting: list[_Waiter] = []
+        self._latency: dict[str, float] = {}
+
+    # -- limits and estimates ------------------------------------------------------------------
+
+    def expected_latency(self, expert: str) -> float:
+        """Moving average of the expert's observed seconds per sub-query."""
+        return self._latency.get(expert, DEFAULT_LATENCY_S)
+
+    def observe(self, expert: str, seconds: float) -> None:
+        """Record how long a sub-query on `expert` took."""
+        old = self._latency.get(expert)
+        self._latency[expert] = seconds if old is None else (
+            LATENCY_SMOOTHING * seconds + (1 - LATENCY_SMOOTHING) * old)
+
+    def reset_estimates(self) -> None:
+        """Forget the observed expert latencies."""
+        self._latency.clear()
+
+    def priorities(self, plan: list[SubQuery]) -> dict[str, float]:
+        """Longest remaining path of each sub-query, weighted by expected expert latency."""
+        return remaining_path(plan, {s["id"]: self.expected_latency(s["expert"]) for s in plan})
+
+    def busy(self, expert: Hashable) -> int:
+        """Sub-queries running on `expert` now."""
+        return self._expert_busy.get(expert, 0)
+
+    # -- one branch ----------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def slot(
+        self,
+        token: str,
+        sub: SubQuery,
+        *,
+        expert: Hashable,
+        expert_limit: int | None,
+        known: Mapping[str, SubAnswer],
+        priority: tuple[float, int],
+        max_concurrency: int | None,
+        config: Mapping[str, Any] | None = None,
+    ) -> AsyncIterator[dict[str, SubAnswer]]:
+        """Wait until `sub` may run; yield its dependencies' answers; free the slot afterwards.
+
+        Args:
+            token: Identifies the run (the same on resume from a checkpoint).
+            sub: The sub-query.
+            expert: Identifies the expert across runs (its limit is shared by all of them).
+            expert_limit: Most sub-queries on that expert at once (None: no limit).
+            known: Answers already known when the branch was sent.
+            priority: Sort key among waiting branches (lower goes first).
+            max_concurrency: The run's limit on sub-queries at once.
+            config: The branch's LangGraph config, to read results saved by an earlier,
+                interrupted attempt of the same step.
+        """
+        run = await self._attach(token, max_concurrency, known, config)
+        try:
+            with self._lock:
+                self._expert_limits[expert] = expert_limit
+                run.pending[sub["id"]] = (priority, expert, sub["depends_on"])
+            missing = [dep for dep in sub["depends_on"] if dep not in run.answers]
+            if missing:
+                await asyncio.gather(*(run.event(dep).wait() for dep in missing))
+            await self._acquire(run, sub["id"], expert, priority)
+            try:
+                yield {dep: run.answers[dep] for dep in sub["depends_on"]}
+            finally:
+                self._release(run, expert)
+        finally:
+            with self._lock:
+                run.pending.pop(sub["id"], None)
+            self._detach(token, run)
+
+    def finish(self, token: str, answer: SubAnswer) -> None:
+        """Publish a branch's answer to the branches that wait for it."""
+        run = self._runs.get(token)
+        if run is not None:
+            run.record(answer)
+        self.observe(answer["expert"], answer["finished_at"] - answer["started_at"])
+
+    async def _attach(self, token: str, limit: int | None, known: Mapping[str, SubAnswer],
+                      config: Mapping[str, Any] | None) -> _Run:
+        with self._lock:
+            run = self._runs.get(token)
+            first = run is None
+            if first:
+                run = self._runs[token] = _Run(limit=limit)
+                run.seeded = asyncio.get_running_loop().create_future()
+            run.users += 1
+        for answer in known.values():
+            run.record(answer)
+        if first:
+            try:
+                for answer in (await saved_answers(config)).values():
+                    run.record(answer)
+            finally:
+                run.seeded.set_result(None)
+        else:
+            await asyncio.shield(run.seeded)
+        return run
+
+    def _detach(self, token: str, run: _Run) -> None:
+        with self._lock:
+            run.users -= 1
+            if run.users == 0 and self._runs.get(token) is run:
+                del self._runs[token]
+
+    async def _acquire(self, run: _Run, sub_id: str, expert: Hashable,
+                       priority: tuple[float, int]) -> None:
+        loop = asyncio.get_running_loop()
+        waiter = _Waiter(priority, expert, run, loop.create_future())
+        with self._lock:
+            run.pending.pop(sub_id, None)
+            self._waiting.append(waiter)
+        # Grant on the next turn of the event loop, once the other branches LangGraph started in
+        # the same step have queued too: then the best priority, not the first to arrive, wins.
+        loop.call_soon(self._grant_now)
+        try:
+            await waiter.future
+        except asyncio.CancelledError:
+            with self._lock:
+                if waiter in self._waiting:
+                    self._waiting.remove(waiter)
+                    raise
+            self._release(run, expert)  # granted just as it was cancelled
+            raise
+
+    def _release(self, run: _Run, expert: Hashable) -> None:
+        with self._lock:
+            run.busy -= 1
+            self._expert_busy[expert] -= 1
+            self._grant()
+
+    def _grant_now(self) -> None:
+        with self._lock:
+            self._grant()
+
+    def _grant(self) -> None:
+        """Start every waiting branch the limits allow, best priority first (lock held).
+
+        A branch whose inputs have just arrived but which has not queued yet (it resumes on a
+        later turn of the event loop) holds its place: a slot is not given to a lower-priority
+        branch in the meantime.
+        """
+        runs = {id(w.run): w.run for w in self._waiting}
+        entries: list[tuple[tuple[float, int], Hashable, _Run, _Waiter | None]] = [
+            (w.priority, w.expert, w.run, w) for w in self._waiting]
+        for run in runs.values():
+            entries += [(priority, expert, run, None)
+                        for priority, expert, deps in run.pending.values()
+                        if all(dep in run.answers for dep in deps)]
+        entries.sort(key=lambda e: e[0])
+        run_busy = {key: run.busy for key, run in runs.items()}
+        expert_busy = dict(self._expert_busy)
+        for _priority, expert, run, waiter in entries:
+            limit = self._expert_limits.get(expert)
+            if run.limit is not None and run_busy[id(run)] >= run.limit:
+                continue
+            if limit is not None and expert_busy.get(expert, 0) >= limit:
+                continue
+            run_busy[id(run)] += 1
+            expert_busy[expert] = expert_busy.get(expert, 0) + 1
+            if waiter is None:  # reserved for a branch about to queue
+                continue
+            self._waiting.remove(waiter)
+            loop = waiter.future.get_loop()
+            if loop.is_closed():  # its run was abandoned
+                continue
+            run.busy += 1
+            self._expert_busy[expert] = self._expert_busy.get(expert, 0) + 1
+            loop.call_soon_threadsafe(_resolve, waiter.future)
+
+
+def _resolve(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+async def saved_answers(config: Mapping[str, Any] | None) -> dict[str, SubAnswer]:
+    """Answers that earlier attempts of the current step saved to the checkpointer.
+
+    When a step is resumed, LangGraph skips the branches whose writes were saved; their answers
+    are in the step's checkpoint as pending writes to the `answers` channel. Reads LangGraph's
+    per-task config (the checkpointer and the id of the step's checkpoint).
+    """
+    from langgraph._internal._constants import (
+        CONFIG_KEY_CHECKPOINT_MAP,
+        CONFIG_KEY_CHECKPOINT_NS,
+        CONFIG_KEY_CHECKPOINTER,
+        NS_SEP,
+    )
+
+    configurable = (config or {}).get("configurable") or {}
+    checkpointer = configurable.get(CONFIG_KEY_CHECKPOINTER)
+    thread_id = configurable.get("thread_id")
+    if checkpointer is None or thread_id is None:
+        return {}
+    parent_ns = str(configurable.get(CONFIG_KEY_CHECKPOINT_NS, "")).rpartition(NS_SEP)[0]
+    checkpoint_id = (configurable.get(CONFIG_KEY_CHECKPOINT_MAP) or {}).get(parent_ns)
+    if checkpoint_id is None:
+        return {}
+    target = {"configurable": {"thread_id": thread_id, "checkpoint_ns": parent_ns,
+                               "checkpoint_id": checkpoint_id}}
+    try:
+        saved = await checkpointer.aget_tuple(target)
+    except NotImplementedError:  # a sync-only checkpointer
+        saved = await asyncio.to_thread(checkpointer.get_tuple, target)
+    answers: dict[str, SubAnswer] = {}
+    for _task, channel, value in (saved.pending_writes or []) if saved else []:
+        if channel == "answers" and isinstance(value, dict):
+            answers.update(value)
+    return answers
+
+
+SCHEDULER = Scheduler()
+"""The process-wide scheduler used by the executor."""
