@@ -6,12 +6,26 @@ import pytest
 from typer.testing import CliRunner
 
 from comp_llm_graph.cli import app, result_document
+from comp_llm_graph.models import configure
 
 runner = CliRunner()
 
 
+@pytest.fixture(autouse=True)
+def _reset_model_settings():
+    yield
+    configure(memory_budget=None, max_batch_size=8)  # `ask` sets them process-wide
+
+
 def ask(*args: str, stdin: str | None = None):
     return runner.invoke(app, ["ask", *args], input=stdin)
+
+
+def test_bench_rejects_an_unknown_part():
+    result = runner.invoke(app, ["bench", "speed"])
+    assert result.exit_code == 2
+    assert "unknown part(s) speed; choose from scheduler, overhead, batching, models" in (
+        result.output)
 
 
 @pytest.mark.parametrize(("args", "stdin", "message"), [
@@ -19,8 +33,13 @@ def ask(*args: str, stdin: str | None = None):
     (["-"], "  \n", "The query is empty"),
     (["x" * 4001], None, "limit is 4000"),
     (["--mode", "parallel", "hi"], None, "mode must be one of comp, monolithic, sequential"),
-    (["--max-concurrency", "0", "hi"], None, "--max-concurrency must be at least 1"),
+    (["--max-concurrency", "0", "hi"], None, "max_concurrency must be at least 1"),
     (["--max-subqueries", "0", "hi"], None, "max_subqueries must be between 1 and 32"),
+    (["--schedule", "eager", "hi"], None, "schedule must be one of ready, waves"),
+    (["--batch-size", "0", "hi"], None, "max_batch_size must be at least 1"),
+    (["--memory-budget", "lots", "hi"], None, "cannot read 'lots' as a memory size"),
+    # The planner's model does not fit: refused before loading anything.
+    (["--memory-budget", "1MiB", "hi"], None, "more than the memory budget of 1 MiB"),
 ])
 def test_bad_input_exits_2_with_a_reason(args, stdin, message):
     result = ask(*args, stdin=stdin)

@@ -26,4 +26,6 @@ async def test_quickstart_notebook_runs(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "generate_subqueries" in out and "final:" in out
     assert namespace["state"]["final_answer"].strip()
-    assert "sequential" in out and "monolithic" in out
+    assert "sequential" in out and "monolithic" in out and "react" in out
+    assert "start_as_ready {'median_ratio_to_critical_path'" in out
+    assert Path(namespace["timeline"]).read_bytes()[:4] == b"\x89PNG"

@@ -124,6 +124,42 @@ async def test_smollm2_planner_output_always_parses():
             assert set(sub.depends_on) <= set(ids[:position])
 
 
+async def test_smollm2_concurrent_calls_run_as_one_batch_with_the_same_answers():
+    """Batched greedy generation (left padding) gives what one-by-one generation gives."""
+    import asyncio
+
+    from langchain_core.messages import HumanMessage
+
+    from comp_llm_graph.models import smollm2
+
+    prompts = ["What is the capital of France?", "Who wrote Hamlet?", "What is an atom?"]
+    batched, single = smollm2(24, max_batch_size=4), smollm2(24, max_batch_size=1)
+    together = await asyncio.gather(*(batched.ainvoke([HumanMessage(p)]) for p in prompts))
+    alone = [await single.ainvoke([HumanMessage(p)]) for p in prompts]
+    assert [m.response_metadata["batch_size"] for m in together] == [3, 3, 3]
+    assert [m.response_metadata["batch_size"] for m in alone] == [1, 1, 1]
+    assert [m.content for m in together] == [m.content for m in alone]
+    assert "Paris" in together[0].content
+    assert all(m.usage_metadata["output_tokens"] > 0 for m in together)
+
+
+async def test_react_mode_on_the_real_models(tmp_path):
+    """The plan-act-observe baseline on SmolLM2 + MiniLM + Chroma: each step sees the last."""
+    from comp_llm_graph import Context, build_graph, default_components
+
+    graph = build_graph(**default_components(persist_directory=tmp_path))
+    state = await graph.ainvoke({"query": "What is the capital of France, and who wrote Hamlet?"},
+                                context=Context(mode="react", max_subqueries=2))
+    assert state["planning"]["status"] == "react"
+    assert 1 <= len(state["plan"]) <= 2
+    assert len(state["planning"]["attempts"]) >= len(state["plan"])
+    for position, sub in enumerate(state["plan"]):
+        assert sub["depends_on"] == [f"q{k}" for k in range(1, position + 1)]
+    spans = sorted((a["started_at"], a["finished_at"]) for a in state["answers"].values())
+    assert all(b[0] >= a[1] for a, b in zip(spans, spans[1:], strict=False))
+    assert state["final_answer"].strip()
+
+
 def test_cli_ask_json_on_the_real_models(tmp_path):
     query = "What is the capital of France, and what is 15% of 240?"
     proc = subprocess.run(
