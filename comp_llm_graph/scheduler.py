@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +33,8 @@ __all__ = ["SCHEDULER", "Scheduler", "critical_path", "remaining_path", "saved_a
 
 DEFAULT_LATENCY_S = 1.0
 """Latency assumed for an expert before it has answered once (only ratios matter)."""
+MAX_IDLE_RUNS = 256
+"""Finished runs kept in memory at most (normally each is dropped by `close` at once)."""
 LATENCY_SMOOTHING = 0.3
 """Weight of the newest observation in each expert's moving-average latency."""
 
@@ -71,6 +74,7 @@ class _Waiter:
 @dataclass
 class _Run:
     limit: int | None
+    loop: asyncio.AbstractEventLoop
     busy: int = 0
     users: int = 0
     answers: dict[str, SubAnswer] = field(default_factory=dict)
@@ -97,7 +101,7 @@ class Scheduler:
     def __init__(self) -> None:
         """An empty scheduler; `SCHEDULER` is the one the graph uses."""
         self._lock = threading.Lock()
-        self._runs: dict[str, _Run] = {}
+        self._runs: OrderedDict[str, _Run] = OrderedDict()
         self._expert_limits: dict[Hashable, int | None] = {}
         self._expert_busy: dict[Hashable, int] = {}
         self._waiting: list[_Waiter] = []
@@ -182,12 +186,15 @@ class Scheduler:
 
     async def _attach(self, token: str, limit: int | None, known: Mapping[str, SubAnswer],
                       config: Mapping[str, Any] | None) -> _Run:
+        loop = asyncio.get_running_loop()
         with self._lock:
             run = self._runs.get(token)
-            first = run is None
-            if first:
-                run = self._runs[token] = _Run(limit=limit)
-                run.seeded = asyncio.get_running_loop().create_future()
+            first = run is None or run.loop is not loop
+            if first:  # new, or an earlier attempt that ran in another event loop
+                earlier = run.answers if run is not None else {}
+                run = self._runs[token] = _Run(limit=limit, loop=loop, answers=dict(earlier))
+                run.seeded = loop.create_future()
+            self._runs.move_to_end(token)
             run.users += 1
         for answer in known.values():
             run.record(answer)
@@ -202,10 +209,21 @@ class Scheduler:
         return run
 
     def _detach(self, token: str, run: _Run) -> None:
+        # A finished run is kept until `close` (a branch sent in the same step may not have
+        # started yet, e.g. under LangGraph's own max_concurrency); the oldest idle runs are
+        # dropped beyond MAX_IDLE_RUNS, in case a run never reached `close`.
         with self._lock:
             run.users -= 1
-            if run.users == 0 and self._runs.get(token) is run:
-                del self._runs[token]
+            idle = [t for t, r in self._runs.items() if r.users == 0]
+            for stale in idle[: max(0, len(idle) - MAX_IDLE_RUNS)]:
+                del self._runs[stale]
+
+    def close(self, token: str | None) -> None:
+        """Forget a run once all of its branches of the step are done."""
+        with self._lock:
+            run = self._runs.get(token or "")
+            if run is not None and run.users == 0:
+                del self._runs[token or ""]
 
     async def _acquire(self, run: _Run, sub_id: str, expert: Hashable,
                        priority: tuple[float, int]) -> None:

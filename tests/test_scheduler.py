@@ -150,6 +150,19 @@ async def test_longest_remaining_path_goes_first_when_slots_are_short():
     assert order == ["q2", "q3", "q1", "q4"]
 
 
+async def test_ready_schedule_under_langgraphs_own_concurrency_limit_completes():
+    """Branches started one at a time still find the answers of branches that already ended."""
+    chain = plan_json(("q1", "A: What is the capital of Peru?", []),
+                      ("q2", "C: When did the empire of {q1} fall?", ["q1"]),
+                      ("q3", "D: Tell me about {q2}.", ["q2"]))
+    calls: list[str] = []
+    state = await asyncio.wait_for(graph_on(chain, timed_expert(calls, {})).ainvoke(
+        {"query": "chain"}, config={"max_concurrency": 1}), 10)
+    assert calls == ["A", "C", "D"]
+    assert state["answers"]["q3"]["question"] == "D: Tell me about answer C."
+    assert SCHEDULER._runs == {}
+
+
 async def test_max_concurrency_must_be_positive():
     with pytest.raises(ValueError, match="max_concurrency must be at least 1"):
         Context(max_concurrency=0)

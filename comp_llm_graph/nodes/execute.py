@@ -164,4 +164,5 @@ async def run_expert(
 
 async def collect(state: State) -> dict[str, Any]:
     """Join point after each round of branches; `dispatch` decides what runs next."""
+    SCHEDULER.close(state.get("run_token"))
     return {}
