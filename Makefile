@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 QUERY ?= What is the capital of France, and what is 15% of 240?
 
-.PHONY: setup demo test bench-planning clean
+.PHONY: setup demo test bench bench-planning clean
 
 setup: $(STAMP)
 
@@ -25,6 +25,9 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest
+
+bench: setup
+	$(VENV)/bin/comp-llm bench --json docs/bench.json --timeline docs/bench-timeline.png
 
 bench-planning: setup
 	$(PY) benchmarks/plan_validity.py --n 100

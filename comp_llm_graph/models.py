@@ -31,7 +31,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cache, partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -306,7 +306,7 @@ class Generation:
     batch_size: int
 
 
-@cache
+@lru_cache(maxsize=8)
 def _compiled_grammar(tokenizer: Any, vocab_size: int, grammar: str) -> Any:
     import xgrammar
 
@@ -398,12 +398,15 @@ class Batcher:
                 continue
             try:
                 outputs = self.run(batch)
+                if len(outputs) != len(batch):
+                    raise RuntimeError(f"{len(outputs)} generations for {len(batch)} calls")
                 self.batch_sizes.append(len(batch))
                 for request, generation in zip(batch, outputs, strict=True):
                     request.future.set_result(generation)
             except BaseException as exc:  # noqa: BLE001 - handed to every caller of the batch
                 for request in batch:
-                    request.future.set_exception(exc)
+                    if not request.future.done():
+                        request.future.set_exception(exc)
 
 
 def _run_local(key: ModelKey, batch: list[Request]) -> list[Generation]:

@@ -29,7 +29,8 @@ from typing import Any
 
 from comp_llm_graph.state import SubAnswer, SubQuery
 
-__all__ = ["SCHEDULER", "Scheduler", "critical_path", "remaining_path", "saved_answers"]
+__all__ = ["SCHEDULER", "Scheduler", "Ticket", "critical_path", "remaining_path",
+           "saved_answers"]
 
 DEFAULT_LATENCY_S = 1.0
 """Latency assumed for an expert before it has answered once (only ratios matter)."""
@@ -145,8 +146,8 @@ class Scheduler:
         priority: tuple[float, int],
         max_concurrency: int | None,
         config: Mapping[str, Any] | None = None,
-    ) -> AsyncIterator[dict[str, SubAnswer]]:
-        """Wait until `sub` may run; yield its dependencies' answers; free the slot afterwards.
+    ) -> AsyncIterator[Ticket]:
+        """Wait until `sub` may run; yield its `Ticket`; free the slot afterwards.
 
         Args:
             token: Identifies the run (the same on resume from a checkpoint).
@@ -159,7 +160,8 @@ class Scheduler:
             config: The branch's LangGraph config, to read results saved by an earlier,
                 interrupted attempt of the same step.
         """
-        run = await self._attach(token, max_concurrency, known, config)
+        key = _run_key(token, config)
+        run = await self._attach(key, max_concurrency, known, config)
         try:
             with self._lock:
                 self._expert_limits[expert] = expert_limit
@@ -169,20 +171,14 @@ class Scheduler:
                 await asyncio.gather(*(run.event(dep).wait() for dep in missing))
             await self._acquire(run, sub["id"], expert, priority)
             try:
-                yield {dep: run.answers[dep] for dep in sub["depends_on"]}
+                yield Ticket(run, {dep: run.answers[dep] for dep in sub["depends_on"]}, self)
             finally:
                 self._release(run, expert)
         finally:
             with self._lock:
-                run.pending.pop(sub["id"], None)
-            self._detach(token, run)
-
-    def finish(self, token: str, answer: SubAnswer) -> None:
-        """Publish a branch's answer to the branches that wait for it."""
-        run = self._runs.get(token)
-        if run is not None:
-            run.record(answer)
-        self.observe(answer["expert"], answer["finished_at"] - answer["started_at"])
+                if run.pending.pop(sub["id"], None) is not None:
+                    self._grant()  # a slot may have been held for this branch
+            self._detach(key, run)
 
     async def _attach(self, token: str, limit: int | None, known: Mapping[str, SubAnswer],
                       config: Mapping[str, Any] | None) -> _Run:
@@ -196,16 +192,20 @@ class Scheduler:
                 run.seeded = loop.create_future()
             self._runs.move_to_end(token)
             run.users += 1
-        for answer in known.values():
-            run.record(answer)
-        if first:
-            try:
-                for answer in (await saved_answers(config)).values():
-                    run.record(answer)
-            finally:
-                run.seeded.set_result(None)
-        else:
-            await asyncio.shield(run.seeded)
+        try:
+            for answer in known.values():
+                run.record(answer)
+            if first:
+                try:
+                    for answer in (await saved_answers(config)).values():
+                        run.record(answer)
+                finally:
+                    run.seeded.set_result(None)
+            else:
+                await asyncio.shield(run.seeded)
+        except BaseException:
+            self._detach(token, run)
+            raise
         return run
 
     def _detach(self, token: str, run: _Run) -> None:
@@ -218,12 +218,13 @@ class Scheduler:
             for stale in idle[: max(0, len(idle) - MAX_IDLE_RUNS)]:
                 del self._runs[stale]
 
-    def close(self, token: str | None) -> None:
+    def close(self, token: str | None, config: Mapping[str, Any] | None = None) -> None:
         """Forget a run once all of its branches of the step are done."""
+        key = _run_key(token or "", config)
         with self._lock:
-            run = self._runs.get(token or "")
+            run = self._runs.get(key)
             if run is not None and run.users == 0:
-                del self._runs[token or ""]
+                del self._runs[key]
 
     async def _acquire(self, run: _Run, sub_id: str, expert: Hashable,
                        priority: tuple[float, int]) -> None:
@@ -265,10 +266,13 @@ class Scheduler:
         runs = {id(w.run): w.run for w in self._waiting}
         entries: list[tuple[tuple[float, int], Hashable, _Run, _Waiter | None]] = [
             (w.priority, w.expert, w.run, w) for w in self._waiting]
-        for run in runs.values():
-            entries += [(priority, expert, run, None)
-                        for priority, expert, deps in run.pending.values()
-                        if all(dep in run.answers for dep in deps)]
+        for run in self._runs.values():
+            ready = [(priority, expert, run, None)
+                     for priority, expert, deps in run.pending.values()
+                     if all(dep in run.answers for dep in deps)]
+            if ready:
+                runs[id(run)] = run
+                entries += ready
         entries.sort(key=lambda e: e[0])
         run_busy = {key: run.busy for key, run in runs.items()}
         expert_busy = dict(self._expert_busy)
@@ -289,6 +293,26 @@ class Scheduler:
             run.busy += 1
             self._expert_busy[expert] = self._expert_busy.get(expert, 0) + 1
             loop.call_soon_threadsafe(_resolve, waiter.future)
+
+
+@dataclass
+class Ticket:
+    """A branch's slot: its dependencies' answers, and where to publish its own."""
+
+    run: _Run
+    dependencies: dict[str, SubAnswer]
+    scheduler: Scheduler
+
+    def finish(self, answer: SubAnswer) -> None:
+        """Publish the branch's answer to the branches that wait for it."""
+        self.run.record(answer)
+        self.scheduler.observe(answer["expert"], answer["finished_at"] - answer["started_at"])
+
+
+def _run_key(token: str, config: Mapping[str, Any] | None) -> str:
+    """A run is its token within its thread (two threads forked from one checkpoint differ)."""
+    thread_id = ((config or {}).get("configurable") or {}).get("thread_id")
+    return f"{thread_id}|{token}" if thread_id is not None else token
 
 
 def _resolve(future: asyncio.Future) -> None:

@@ -15,6 +15,7 @@ import time
 from typing import Any, Literal
 
 from langchain_core.runnables import RunnableConfig
+from langgraph.errors import GraphBubbleUp
 from langgraph.runtime import Runtime
 from langgraph.types import Send
 
@@ -132,9 +133,9 @@ def make_execute_subquery(registry: ExpertRegistry):
             priority=(-branch.get("priority", 0.0), branch.get("index", 0)),
             max_concurrency=branch.get("max_concurrency"),
             config=config,
-        ) as dependencies:
-            result = await run_expert(registry, sub, dependencies)
-            SCHEDULER.finish(token, result)
+        ) as ticket:
+            result = await run_expert(registry, sub, ticket.dependencies)
+            ticket.finish(result)
         return {"answers": {sub["id"]: result}}
 
     return execute_subquery
@@ -151,6 +152,8 @@ async def run_expert(
     try:
         expert = registry.expert(sub["expert"])
         answer, tokens = _answer_text(await expert.ainvoke(payload))
+    except GraphBubbleUp:  # an interrupt or a command for the parent graph: LangGraph's to handle
+        raise
     except Exception as exc:  # noqa: BLE001 - recorded in the state and shown to the user
         error = f"{type(exc).__name__}: {exc}"
     if not answer and error is None:
@@ -162,7 +165,7 @@ async def run_expert(
     return result
 
 
-async def collect(state: State) -> dict[str, Any]:
+async def collect(state: State, config: RunnableConfig) -> dict[str, Any]:
     """Join point after each round of branches; `dispatch` decides what runs next."""
-    SCHEDULER.close(state.get("run_token"))
+    SCHEDULER.close(state.get("run_token"), config)
     return {}

@@ -7,6 +7,7 @@ as a single sub-query. `state["planning"]` records which of these happened.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from typing import Any
@@ -111,7 +112,7 @@ def make_generate_subqueries(planner: Runnable, registry: ExpertRegistry):
                                                                    attempts=[]))
 
         planned, planning = await make_plan(planner, query, context)
-        routes = registry.route([p.question for p in planned])
+        routes = await asyncio.to_thread(registry.route, [p.question for p in planned])
         plan = [sub_query(p, r) for p, r in zip(planned, routes, strict=True)]
         return _update(query, context, started, plan, planning)
 

@@ -7,6 +7,7 @@ the sub-question is routed and answered by an expert exactly as in `comp` mode, 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -74,7 +75,7 @@ def make_decide(planner: Runnable, registry: ExpertRegistry):
             return {"react_finished": True, "planning": planning, "timings": timings}
         planned = PlannedSubQuery(id=f"q{len(plan) + 1}", question=question,
                                   depends_on=[s["id"] for s in plan])
-        route = registry.route([question])[0]
+        route = (await asyncio.to_thread(registry.route, [question]))[0]
         return {"plan": [*plan, sub_query(planned, route)], "planning": planning,
                 "timings": timings,
                 "react_finished": len(plan) + 1 >= context.max_subqueries}
