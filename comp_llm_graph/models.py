@@ -259,14 +259,62 @@ def _load_transformers(model_path: str, gguf_file: str | None) -> tuple[Any, Any
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()  # GGUF de-quantisation would draw one
-    kwargs = {"gguf_file": gguf_file} if gguf_file else {}
-    tokenizer = AutoTokenizer.from_pretrained(model_path, **kwargs)
-    model = AutoModelForCausalLM.from_pretrained(model_path, **kwargs)
+    cached = _dequantised_dir(model_path, gguf_file) if gguf_file else None
+    if cached is not None and (cached / ".complete").is_file():
+        tokenizer = AutoTokenizer.from_pretrained(cached)
+        model = AutoModelForCausalLM.from_pretrained(cached)
+    else:
+        kwargs = {"gguf_file": gguf_file} if gguf_file else {}
+        tokenizer = AutoTokenizer.from_pretrained(model_path, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(model_path, **kwargs)
+        if cached is not None:
+            _save_dequantised(model, tokenizer, cached)
     model.eval()
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"
     return model, tokenizer
+
+
+def _dequantised_dir(model_path: str, gguf_file: str) -> Path:
+    """Cache folder of a GGUF model's de-quantised weights (keyed by the file's size and date)."""
+    from comp_llm_graph.experts.registry import default_cache_dir
+
+    stat = (Path(model_path) / gguf_file).stat()
+    name = f"{Path(gguf_file).stem}-{stat.st_size}-{stat.st_mtime_ns}"
+    return default_cache_dir() / "models" / name
+
+
+def _save_dequantised(model: Any, tokenizer: Any, folder: Path) -> None:
+    """Keep the de-quantised weights as safetensors.
+
+    Later processes load them in about a second instead of de-quantising the GGUF file again
+    (tens of seconds here). Written to a staging folder and renamed, so a reader never sees a
+    half-written cache.
+    """
+    import shutil
+    import tempfile
+
+    from safetensors.torch import save_model
+
+    staging: Path | None = None
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".staging-"))
+        config = model.config.to_dict()
+        config.pop("quantization_config", None)
+        type(model.config).from_dict(config).save_pretrained(staging)
+        model.generation_config.save_pretrained(staging)
+        save_model(model, str(staging / "model.safetensors"))
+        tokenizer.save_pretrained(staging)
+        (staging / ".complete").touch()
+        staging.rename(folder)
+    except OSError as exc:  # a read-only or full cache: the next process de-quantises again
+        import warnings
+
+        warnings.warn(f"could not cache the de-quantised model in {folder}: {exc}", stacklevel=2)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def _estimate_bytes(model_path: str, gguf_file: str | None) -> int:
@@ -316,42 +364,87 @@ def _compiled_grammar(tokenizer: Any, vocab_size: int, grammar: str) -> Any:
 
 def generate_batch(model: Any, tokenizer: Any, prompts: list[str], max_new_tokens: list[int],
                    grammar: str | None = None) -> list[tuple[str, int, int]]:
-    """Greedy completions of several prompts in one left-padded `generate` call.
+    """Greedy completions of several prompts, decoded together (left padding, one KV cache).
+
+    A row leaves the batch as soon as it ends (end-of-sequence or its own `max_new_tokens`), so
+    a short answer does not keep the batch at full width while a long one finishes. A
+    constrained call (`grammar`, one prompt) runs through `generate` with an xgrammar logits
+    processor.
 
     Returns:
-        `(text, prompt_tokens, output_tokens)` per prompt, each cut at its own end-of-sequence
-        token and `max_new_tokens`.
+        `(text, prompt_tokens, output_tokens)` per prompt.
     """
     import torch
 
-    kwargs: dict[str, Any] = {}
-    if grammar is not None:
-        from transformers import LogitsProcessorList
-        from xgrammar.contrib.hf import LogitsProcessor
-
-        if len(prompts) != 1:
-            raise ValueError("constrained decoding runs one prompt at a time")
-        compiled = _compiled_grammar(tokenizer, model.config.vocab_size, grammar)
-        kwargs["logits_processor"] = LogitsProcessorList([LogitsProcessor(compiled)])
-    encoded = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
-    with torch.inference_mode():
-        output = model.generate(
-            **encoded, max_new_tokens=max(max_new_tokens), do_sample=False,
-            pad_token_id=tokenizer.pad_token_id, **kwargs)
     eos = model.generation_config.eos_token_id
     stop_ids = set(eos if isinstance(eos, list) else [eos]) | {tokenizer.eos_token_id,
                                                                tokenizer.pad_token_id}
-    width = encoded["input_ids"].shape[1]
+    encoded = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+    prompt_tokens = [int(m.sum()) for m in encoded["attention_mask"]]
+    with torch.inference_mode():
+        if grammar is not None:
+            rows = [_generate_constrained(model, tokenizer, encoded, max_new_tokens, grammar)]
+        else:
+            rows = _decode_greedy(model, encoded, max_new_tokens, stop_ids)
     results = []
-    for row, mask, limit in zip(output, encoded["attention_mask"], max_new_tokens, strict=True):
-        tokens = row[width:].tolist()[:limit]
+    for tokens, count in zip(rows, prompt_tokens, strict=True):
         for i, token in enumerate(tokens):
             if token in stop_ids:
                 tokens = tokens[:i]
                 break
-        text = tokenizer.decode(tokens, skip_special_tokens=True)
-        results.append((text, int(mask.sum()), len(tokens)))
+        results.append((tokenizer.decode(tokens, skip_special_tokens=True), count, len(tokens)))
     return results
+
+
+def _generate_constrained(model: Any, tokenizer: Any, encoded: Any, max_new_tokens: list[int],
+                          grammar: str) -> list[int]:
+    from transformers import LogitsProcessorList
+    from xgrammar.contrib.hf import LogitsProcessor
+
+    if len(max_new_tokens) != 1:
+        raise ValueError("constrained decoding runs one prompt at a time")
+    compiled = _compiled_grammar(tokenizer, model.config.vocab_size, grammar)
+    output = model.generate(**encoded, max_new_tokens=max_new_tokens[0], do_sample=False,
+                            pad_token_id=tokenizer.pad_token_id,
+                            logits_processor=LogitsProcessorList([LogitsProcessor(compiled)]))
+    return output[0, encoded["input_ids"].shape[1]:].tolist()
+
+
+def _decode_greedy(model: Any, encoded: Any, max_new_tokens: list[int],
+                   stop_ids: set[int]) -> list[list[int]]:
+    """Greedy decoding that drops finished rows from the batch and the KV cache."""
+    import torch
+    from transformers import DynamicCache
+
+    mask = encoded["attention_mask"]
+    positions = (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 1)
+    cache = DynamicCache()
+    logits = model(input_ids=encoded["input_ids"], attention_mask=mask, position_ids=positions,
+                   past_key_values=cache, use_cache=True, logits_to_keep=1).logits[:, -1, :]
+    outputs: list[list[int]] = [[] for _ in max_new_tokens]
+    active = list(range(len(max_new_tokens)))
+    while True:
+        chosen = logits.argmax(-1).tolist()
+        keep = []
+        for position, (row, token) in enumerate(zip(active, chosen, strict=True)):
+            if token in stop_ids:
+                continue
+            outputs[row].append(token)
+            if len(outputs[row]) < max_new_tokens[row]:
+                keep.append(position)
+        if not keep:
+            return outputs
+        if len(keep) < len(active):
+            index = torch.tensor(keep)
+            cache.batch_select_indices(index)
+            mask = mask[index]
+            active = [active[i] for i in keep]
+            chosen = [chosen[i] for i in keep]
+        mask = torch.cat([mask, mask.new_ones((len(active), 1))], dim=1)
+        step_positions = mask.long().sum(-1, keepdim=True) - 1
+        logits = model(input_ids=torch.tensor(chosen)[:, None], attention_mask=mask,
+                       position_ids=step_positions, past_key_values=cache, use_cache=True,
+                       logits_to_keep=1).logits[:, -1, :]
 
 
 class Batcher:
