@@ -22,6 +22,7 @@ import asyncio
 import concurrent.futures
 import gc
 import importlib.util
+import inspect
 import os
 import queue
 import re
@@ -41,7 +42,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
 from comp_llm_graph.errors import CompLLMError, ModelNotInstalledError
-from comp_llm_graph.plan import plan_grammar
+from comp_llm_graph.plan import cut_at_repeat, plan_grammar
 
 __all__ = [
     "MODEL_POOL",
@@ -341,6 +342,8 @@ class Request:
     max_new_tokens: int
     stop: list[str] | None
     grammar: str | None
+    stop_on_repeat: bool = False
+    """A plan: stop at the first repeated sub-question (`plan.cut_at_repeat`)."""
     future: concurrent.futures.Future = field(default_factory=concurrent.futures.Future)
 
 
@@ -352,6 +355,8 @@ class Generation:
     prompt_tokens: int
     output_tokens: int
     batch_size: int
+    note: str | None = None
+    """Why generation stopped early, if it did for a reason other than its end or its limit."""
 
 
 @lru_cache(maxsize=8)
@@ -363,13 +368,14 @@ def _compiled_grammar(tokenizer: Any, vocab_size: int, grammar: str) -> Any:
 
 
 def generate_batch(model: Any, tokenizer: Any, prompts: list[str], max_new_tokens: list[int],
-                   grammar: str | None = None) -> list[tuple[str, int, int]]:
+                   grammar: str | None = None,
+                   stop_on_repeat: bool = False) -> list[tuple[str, int, int]]:
     """Greedy completions of several prompts, decoded together (left padding, one KV cache).
 
     A row leaves the batch as soon as it ends (end-of-sequence or its own `max_new_tokens`), so
     a short answer does not keep the batch at full width while a long one finishes. A
     constrained call (`grammar`, one prompt) runs through `generate` with an xgrammar logits
-    processor.
+    processor; with `stop_on_repeat` it stops at the first repeated plan sub-question.
 
     Returns:
         `(text, prompt_tokens, output_tokens)` per prompt.
@@ -383,7 +389,8 @@ def generate_batch(model: Any, tokenizer: Any, prompts: list[str], max_new_token
     prompt_tokens = [int(m.sum()) for m in encoded["attention_mask"]]
     with torch.inference_mode():
         if grammar is not None:
-            rows = [_generate_constrained(model, tokenizer, encoded, max_new_tokens, grammar)]
+            rows = [_generate_constrained(model, tokenizer, encoded, max_new_tokens, grammar,
+                                          stop_on_repeat)]
         else:
             rows = _decode_greedy(model, encoded, max_new_tokens, stop_ids)
     results = []
@@ -397,17 +404,30 @@ def generate_batch(model: Any, tokenizer: Any, prompts: list[str], max_new_token
 
 
 def _generate_constrained(model: Any, tokenizer: Any, encoded: Any, max_new_tokens: list[int],
-                          grammar: str) -> list[int]:
-    from transformers import LogitsProcessorList
+                          grammar: str, stop_on_repeat: bool) -> list[int]:
+    import torch
+    from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
     from xgrammar.contrib.hf import LogitsProcessor
+
+    from comp_llm_graph.plan import cut_at_repeat
 
     if len(max_new_tokens) != 1:
         raise ValueError("constrained decoding runs one prompt at a time")
+    width = encoded["input_ids"].shape[1]
+
+    class _RepeatStop(StoppingCriteria):
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            text = tokenizer.decode(input_ids[0, width:], skip_special_tokens=True)
+            done = text.endswith('"') and cut_at_repeat(text) is not None
+            return torch.full((input_ids.shape[0],), done, dtype=torch.bool)
+
     compiled = _compiled_grammar(tokenizer, model.config.vocab_size, grammar)
-    output = model.generate(**encoded, max_new_tokens=max_new_tokens[0], do_sample=False,
-                            pad_token_id=tokenizer.pad_token_id,
-                            logits_processor=LogitsProcessorList([LogitsProcessor(compiled)]))
-    return output[0, encoded["input_ids"].shape[1]:].tolist()
+    output = model.generate(
+        **encoded, max_new_tokens=max_new_tokens[0], do_sample=False,
+        pad_token_id=tokenizer.pad_token_id,
+        logits_processor=LogitsProcessorList([LogitsProcessor(compiled)]),
+        stopping_criteria=StoppingCriteriaList([_RepeatStop()] if stop_on_repeat else []))
+    return output[0, width:].tolist()
 
 
 def _decode_greedy(model: Any, encoded: Any, max_new_tokens: list[int],
@@ -419,8 +439,11 @@ def _decode_greedy(model: Any, encoded: Any, max_new_tokens: list[int],
     mask = encoded["attention_mask"]
     positions = (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 1)
     cache = DynamicCache()
+    # transformers renamed `past_key_values` to `cache` (the old name warns from 5.2x on).
+    cache_arg = "cache" if "cache" in inspect.signature(model.forward).parameters else (
+        "past_key_values")
     logits = model(input_ids=encoded["input_ids"], attention_mask=mask, position_ids=positions,
-                   past_key_values=cache, use_cache=True, logits_to_keep=1).logits[:, -1, :]
+                   use_cache=True, logits_to_keep=1, **{cache_arg: cache}).logits[:, -1, :]
     outputs: list[list[int]] = [[] for _ in max_new_tokens]
     active = list(range(len(max_new_tokens)))
     while True:
@@ -443,8 +466,8 @@ def _decode_greedy(model: Any, encoded: Any, max_new_tokens: list[int],
         mask = torch.cat([mask, mask.new_ones((len(active), 1))], dim=1)
         step_positions = mask.long().sum(-1, keepdim=True) - 1
         logits = model(input_ids=torch.tensor(chosen)[:, None], attention_mask=mask,
-                       position_ids=step_positions, past_key_values=cache, use_cache=True,
-                       logits_to_keep=1).logits[:, -1, :]
+                       position_ids=step_positions, use_cache=True, logits_to_keep=1,
+                       **{cache_arg: cache}).logits[:, -1, :]
 
 
 class Batcher:
@@ -507,12 +530,16 @@ def _run_local(key: ModelKey, batch: list[Request]) -> list[Generation]:
         prompts = [tokenizer.apply_chat_template(r.chat, tokenize=False, add_generation_prompt=True)
                    for r in batch]
         outputs = generate_batch(model, tokenizer, prompts, [r.max_new_tokens for r in batch],
-                                 batch[0].grammar)
+                                 batch[0].grammar, batch[0].stop_on_repeat)
     generations = []
     for request, (text, prompt_tokens, output_tokens) in zip(batch, outputs, strict=True):
         for stop in request.stop or []:
             text = text.split(stop, 1)[0]
-        generations.append(Generation(text.strip(), prompt_tokens, output_tokens, len(batch)))
+        note = None
+        if request.stop_on_repeat and (cut := cut_at_repeat(text)) is not None:
+            text, note = cut
+        generations.append(Generation(text.strip(), prompt_tokens, output_tokens, len(batch),
+                                      note))
     return generations
 
 
@@ -605,10 +632,11 @@ class LocalChatModel(BaseChatModel):
                 **kwargs: Any) -> concurrent.futures.Future:
         key = self.key
         grammar = kwargs.get("grammar")
-        if grammar is None and self.plan_grammar:
+        planning = grammar is None and self.plan_grammar
+        if planning:
             grammar = plan_grammar(int(kwargs.get("max_subqueries", 5)))
         chat = [{"role": _ROLES.get(m.type, "user"), "content": str(m.content)} for m in messages]
-        request = Request(chat, self.max_new_tokens, stop, grammar)
+        request = Request(chat, self.max_new_tokens, stop, grammar, stop_on_repeat=planning)
         return batcher(key, self.max_batch_size or DEFAULTS["max_batch_size"]).submit(request)
 
     def _result(self, generation: Generation) -> ChatResult:
@@ -620,7 +648,8 @@ class LocalChatModel(BaseChatModel):
                 "total_tokens": generation.prompt_tokens + generation.output_tokens,
             },
             response_metadata={"model_name": self.package or Path(self.key[0]).name,
-                               "batch_size": generation.batch_size},
+                               "batch_size": generation.batch_size,
+                               **({"stop_reason": generation.note} if generation.note else {})},
         )
         return ChatResult(generations=[ChatGeneration(message=message)])
 

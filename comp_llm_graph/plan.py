@@ -331,3 +331,24 @@ def plan_grammar(max_subqueries: int, max_question_chars: int = 160) -> str:
             rules.append(f"ref{k} ::= " + " | ".join(f'"\\"q{j}\\""' for j in range(1, k)))
     rules.append(f'text ::= "\\"" [^"\\\\\\n]{{3,{max_question_chars}}} "\\""')
     return "\n".join(rules)
+
+
+_QUESTION_FIELD = re.compile(r'\{"id": "(q\d+)", "question": "((?:[^"\\]|\\.)*)"')
+
+
+def cut_at_repeat(text: str) -> tuple[str, str] | None:
+    """If the last complete sub-question in grammar-shaped plan JSON repeats an earlier one.
+
+    Small planners tend to repeat a sub-question until the token limit. Generation can stop at
+    the first repeat; this returns the plan up to the item before it, closed as valid JSON, and
+    a note saying what was cut, or None when nothing repeats.
+    """
+    found = list(_QUESTION_FIELD.finditer(text))
+    if len(found) < 2:
+        return None
+    last = found[-1]
+    if _canonical(last.group(2)) not in {_canonical(m.group(2)) for m in found[:-1]}:
+        return None
+    head = text[: last.start()].rstrip().removesuffix(",").rstrip()
+    return head + "]}", (f"generation stopped at {last.group(1)}, which repeated an earlier "
+                         f"sub-question ({last.group(2)!r})")

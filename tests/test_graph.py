@@ -238,3 +238,20 @@ async def test_checkpointed_thread_starts_each_query_fresh():
     assert set(state["answers"]) == {"q1", "q2"}
     assert state["answers"]["q2"]["expert"] == "history"
     assert time.time() - state["run_started"] < 60
+
+
+async def test_a_planner_stop_reason_is_recorded_as_a_repair():
+    from langchain_core.messages import AIMessage
+
+    async def plan(_messages):
+        return AIMessage(TWO_INDEPENDENT, response_metadata={
+            "stop_reason": "generation stopped at q3, which repeated an earlier sub-question"})
+
+    registry = fake_registry()
+    graph = build_graph(planner=RunnableLambda(lambda m: None, afunc=plan), registry=registry,
+                        aggregator=planner("FINAL"))
+    state = await graph.ainvoke({"query": "Capital of Peru and 3 plus 4?"})
+    assert state["planning"]["status"] == "repaired"
+    assert state["planning"]["attempts"][0]["repairs"] == [
+        "generation stopped at q3, which repeated an earlier sub-question"]
+    assert len(state["plan"]) == 2

@@ -166,3 +166,18 @@ def test_plan_grammar_accepts_valid_and_rejects_invalid_plans():
     assert not _is_grammar_accept_string(grammar, self_ref)
     assert not _is_grammar_accept_string(grammar, forward)
     assert not _is_grammar_accept_string(grammar, too_many)
+
+
+def test_cut_at_repeat_closes_the_plan_before_the_first_repeated_question():
+    from comp_llm_graph.plan import cut_at_repeat
+
+    head = ('{"subqueries": [{"id": "q1", "question": "Who wrote Hamlet?", "depends_on": []}, '
+            '{"id": "q2", "question": "When was {q1} born?", "depends_on": ["q1"]}')
+    text = head + ', {"id": "q3", "question": "who wrote hamlet", "depends_on": ['
+    clean, note = cut_at_repeat(text)
+    assert clean == head + "]}"
+    assert "q3" in note and "repeated an earlier sub-question" in note
+    subs, notes = parse_plan(clean)
+    assert [s.id for s in subs] == ["q1", "q2"] and notes == []
+    assert cut_at_repeat(head) is None  # nothing repeats
+    assert cut_at_repeat(head + ', {"id": "q3", "question": "Who wrote') is None  # unfinished

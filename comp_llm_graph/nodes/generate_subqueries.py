@@ -73,9 +73,12 @@ async def make_plan(
     messages = planner_messages(query, context)
     attempts: list[PlanAttempt] = []
     for attempt in range(2):
-        raw = text_of(await planner.ainvoke(messages, **kwargs))
+        output = await planner.ainvoke(messages, **kwargs)
+        raw = text_of(output)
+        stopped = (getattr(output, "response_metadata", None) or {}).get("stop_reason")
         try:
             parsed, notes = parse_plan(raw)
+            notes = [stopped, *notes] if stopped else notes
             repaired = repair_plan(parsed, max_subqueries=context.max_subqueries)
         except PlanError as exc:
             attempts.append(PlanAttempt(raw=raw, problems=exc.problems, repairs=[], accepted=False))
