@@ -53,10 +53,8 @@ LABELLED = [
     ("Who won the 2010 football World Cup?", "generalist"),
 ]
 
-MMLU_TO_EXPERT = {"math": "math", "physics": "physics", "chemistry": "chemistry",
-                  "biology": "biology", "health": "health", "computer science": "computer_science",
-                  "law": "law", "history": "history", "economics": "economics",
-                  "geography": "geography", "philosophy": "philosophy"}
+MMLU_TO_EXPERT = {"computer science": "computer_science"}
+"""MMLU subcategory -> default expert, where the names differ (every other one is the same)."""
 
 
 @pytest.fixture(scope="module")
@@ -75,19 +73,20 @@ def test_minilm_chroma_routes_labelled_questions(registry):
 
 
 def test_minilm_chroma_routes_mmlu_questions_far_above_chance(registry):
-    """MMLU test questions of the 11 covered domains, labels from subject_categories.json."""
+    """MMLU test questions of the 16 domains (all but "other"), labels from subject_categories.json."""
     subjects = json.loads((DATA / "mmlu" / "subject_categories.json").read_text())["subjects"]
     rows = []
     for subject, info in sorted(subjects.items()):
-        expert = MMLU_TO_EXPERT.get(info["subcategory"])
-        if expert:
+        expert = MMLU_TO_EXPERT.get(info["subcategory"], info["subcategory"])
+        if info["subcategory"] != "other":
+            assert expert in registry.cards
             with open(DATA / "mmlu" / "test" / f"{subject}_test.csv", newline="") as f:
                 rows += [(r[0], expert) for r in csv.reader(f)]
     sample = random.Random(0).sample(rows, 300)
     routes = registry.route([q for q, _ in sample])
     accuracy = sum(r.expert == label for r, (_, label) in zip(routes, sample, strict=True)) / 300
-    print(f"MMLU routing top-1 over 11 experts: {accuracy:.3f}")
-    assert accuracy >= 0.45  # chance is 1/12
+    print(f"MMLU routing top-1 over 16 domains: {accuracy:.3f}")
+    assert accuracy >= 0.40  # chance is 1/17
 
 
 def test_persistent_index_is_reused(registry, tmp_path):
