@@ -159,6 +159,77 @@ def ask(
         _print_human(doc)
 
 
+ROUTE_BATCH = 256
+"""Questions embedded and routed per batch by `route --file`."""
+
+
+@app.command()
+def route(
+    question: Annotated[
+        str | None, typer.Argument(help="A question to route ('-' reads it from standard input).")
+    ] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", help="Route every line of this file (one question each)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per question.")] = False,
+    top_k: Annotated[int, typer.Option(help="Candidates shown per question.")] = 3,
+    experts: Annotated[
+        list[Path] | None,
+        typer.Option("--experts", help="A folder of your own expert cards (repeatable)."),
+    ] = None,
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="Folder of the persistent routing index.")
+    ] = None,
+) -> None:
+    """Show which expert a question goes to, with the top candidates and their scores."""
+    try:
+        if (question is None) == (file is None):
+            raise CompLLMError("give either a QUESTION or --file QUESTIONS.txt (one per line).")
+        if top_k < 1:
+            raise CompLLMError(f"--top-k must be at least 1; got {top_k}.")
+        if file is not None:
+            try:
+                lines = file.read_text(encoding="utf-8").splitlines()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise CompLLMError(f"cannot read {file}: {exc}") from exc
+            blank = [i + 1 for i, line in enumerate(lines) if not line.strip()]
+            if blank:
+                raise CompLLMError(
+                    f"{file}: line(s) {', '.join(map(str, blank[:10]))} are blank; every line must "
+                    "be a question (remove the blank lines).")
+            questions = [validate_query(line) for line in lines]
+        else:
+            questions = [_read_query(question or "")]
+        from comp_llm_graph.experts.registry import ExpertRegistry
+
+        registry = ExpertRegistry.from_folders(
+            [str(p) for p in experts or []],
+            **({"persist_directory": cache_dir} if cache_dir else {}))
+    except (CompLLMError, ValueError) as exc:
+        _fail(exc)
+    for start in range(0, len(questions), ROUTE_BATCH):
+        for decision in registry.route(questions[start:start + ROUTE_BATCH], top_k=top_k):
+            if as_json:
+                print(json.dumps({
+                    "question": decision.question, "expert": decision.expert,
+                    "fallback": decision.fallback,
+                    "candidates": [{"expert": e, "score": s} for e, s in decision.candidates],
+                }, ensure_ascii=False), flush=False)
+            else:
+                _print_route(decision, registry.threshold)
+    sys.stdout.flush()
+
+
+def _print_route(decision: Any, threshold: float) -> None:
+    out.print(Text(decision.question, style="bold"))
+    for rank, (expert, score) in enumerate(decision.candidates, start=1):
+        out.print(f"  {rank}. {expert:<20} {score:.3f}")
+    reason = (f"below the threshold {threshold:.2f}: fallback" if decision.fallback
+              else "best similarity")
+    out.print(f"  -> [bold]{decision.expert}[/bold] ({reason})")
+
+
 @app.command()
 def bench(
     parts: Annotated[

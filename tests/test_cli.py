@@ -84,3 +84,25 @@ def test_result_document_orders_answers_by_plan_and_offsets_times():
                                       "seconds": 1.5, "output_tokens": 3}
     assert {"query", "plan", "answers", "final_answer", "timings"} <= set(doc)
     assert set(doc["plan"][1]) >= {"id", "question", "depends_on", "expert", "score"}
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    ([], "give either a QUESTION or --file"),
+    (["hi", "--file", "x.txt"], "give either a QUESTION or --file"),
+    (["--file", "does-not-exist.txt"], "cannot read does-not-exist.txt"),
+    (["--top-k", "0", "hi"], "--top-k must be at least 1"),
+    (["   "], "The query is empty"),
+])
+def test_route_bad_input_exits_2(args, message):
+    result = runner.invoke(app, ["route", *args])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_route_file_with_blank_lines_is_refused_with_their_numbers(tmp_path):
+    questions = tmp_path / "q.txt"
+    questions.write_text("What is 2 plus 2?\n\nWho wrote Hamlet?\n   \n")
+    result = runner.invoke(app, ["route", "--file", str(questions)])
+    assert result.exit_code == 2
+    assert "line(s) 2, 4 are blank" in result.output

@@ -181,6 +181,31 @@ def test_cli_ask_json_on_the_real_models(tmp_path):
     assert {"plan", "execute", "aggregate", "total", "wall"} <= set(doc["timings"])
 
 
+def test_cli_route_file_json_keeps_input_order(tmp_path):
+    questions = ["What is the capital of Australia?", "What is 48 divided by 6?",
+                 "What does a compiler do?", "What is classical conditioning?"]
+    path = tmp_path / "questions.txt"
+    path.write_text("\n".join(questions) + "\n")
+    proc = subprocess.run([CLI, "route", "--file", str(path), "--json", "--cache-dir",
+                           str(tmp_path / "index")], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["question"] for r in rows] == questions
+    assert [r["expert"] for r in rows] == ["geography", "math", "computer_science", "psychology"]
+    for row in rows:
+        scores = [c["score"] for c in row["candidates"]]
+        assert len(scores) == 3 and scores == sorted(scores, reverse=True)
+        assert row["candidates"][0]["expert"] == row["expert"]
+
+
+def test_cli_route_prints_candidates_and_decision(tmp_path):
+    proc = subprocess.run([CLI, "route", "--cache-dir", str(tmp_path), "Who won the Battle of "
+                           "Waterloo?"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "1. history" in proc.stdout
+    assert "-> history (best similarity)" in proc.stdout
+
+
 def test_cli_reads_the_query_from_stdin_in_monolithic_mode(tmp_path):
     proc = subprocess.run(
         [CLI, "ask", "--mode", "monolithic", "--cache-dir", str(tmp_path), "-"],
