@@ -221,6 +221,76 @@ def route(
     sys.stdout.flush()
 
 
+EVAL_PARTS = ("routing",)
+
+
+@app.command("eval")
+def evaluate(
+    part: Annotated[str, typer.Argument(help=f"What to evaluate: {', '.join(EVAL_PARTS)}.")],
+    data: Annotated[
+        Path, typer.Option(help="An MMLU folder, or a .csv/.jsonl file of question, expert.")
+    ],
+    split: Annotated[str, typer.Option(help="MMLU split to score on: dev, val or test.")] = "test",
+    sample: Annotated[
+        int | None, typer.Option(help="Score a random sample of this many (default: all).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the sample.")] = 0,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the results as JSON here.")
+    ] = None,
+    markdown: Annotated[
+        Path | None, typer.Option(help="Write the Markdown table here.")
+    ] = None,
+    experts: Annotated[
+        list[Path] | None,
+        typer.Option("--experts", help="A folder of your own expert cards (repeatable)."),
+    ] = None,
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="Folder of the persistent routing index.")
+    ] = None,
+) -> None:
+    """Evaluate on labelled data: routing (top-1, top-3, macro-F1, confusion, routes/s)."""
+    from rich.progress import Progress
+
+    from comp_llm_graph.data import labelled_questions
+    from comp_llm_graph.evaluate import evaluate_routing, routing_markdown
+    from comp_llm_graph.experts.registry import ExpertRegistry
+
+    try:
+        if part not in EVAL_PARTS:
+            raise CompLLMError(f"unknown part {part!r}; choose from {', '.join(EVAL_PARTS)}")
+        if split not in ("dev", "val", "test"):
+            raise CompLLMError(f"--split must be dev, val or test; got {split!r}")
+        if sample is not None and sample < 1:
+            raise CompLLMError(f"--sample must be at least 1; got {sample}")
+        rows = labelled_questions(data, splits=[split], sample=sample, seed=seed)
+        if not rows:
+            raise CompLLMError(f"{data}: no labelled questions found")
+        registry = ExpertRegistry.from_folders(
+            [str(p) for p in experts or []],
+            **({"persist_directory": cache_dir} if cache_dir else {}))
+        unknown = sorted({row.expert for row in rows} - set(registry.cards))
+        if unknown:
+            raise CompLLMError(
+                f"labels name experts that are not in the registry: {', '.join(unknown[:10])}; "
+                "add cards for them (--experts DIR) or relabel the data.")
+    except (CompLLMError, ValueError) as exc:
+        _fail(exc)
+    with Progress(console=err) as bar:
+        task = bar.add_task("routing", total=len(rows))
+        results = evaluate_routing(registry, rows,
+                                   progress=lambda n: bar.advance(task, n))
+    document = {"routing": {f"{Path(data).name}_{split}": results, "routes_per_s":
+                            results["routes_per_s"]}}
+    table = routing_markdown(results, f"Routing on {Path(data).name} {split} "
+                                      f"({len(rows)} questions, seed {seed})")
+    out.print(table, markup=False)
+    if json_path:
+        json_path.write_text(json.dumps(document, indent=2) + "\n")
+    if markdown:
+        markdown.write_text(table)
+
+
 def _print_route(decision: Any, threshold: float) -> None:
     out.print(Text(decision.question, style="bold"))
     for rank, (expert, score) in enumerate(decision.candidates, start=1):
