@@ -30,6 +30,21 @@ out = Console()
 err = Console(stderr=True, soft_wrap=True)
 
 
+ExpertFolders = Annotated[
+    list[Path] | None,
+    typer.Option("--experts", help="A folder of your own expert cards (repeatable)."),
+]
+CacheDir = Annotated[Path | None, typer.Option(help="Folder of the persistent routing index.")]
+
+
+def _registry_options(experts: list[Path] | None, cache_dir: Path | None) -> dict[str, Any]:
+    """`ExpertRegistry.from_folders` / `default_components` arguments from the CLI options."""
+    options: dict[str, Any] = {"expert_folders": [str(p) for p in experts or []]}
+    if cache_dir:
+        options["persist_directory"] = cache_dir
+    return options
+
+
 def result_document(state: dict[str, Any]) -> dict[str, Any]:
     """The JSON document `ask --json` prints: plan, answers, final answer, timings."""
     started = state.get("run_started", 0.0)
@@ -110,10 +125,7 @@ def _read_query(query: str) -> str:
 def ask(
     query: Annotated[str, typer.Argument(help="The question; '-' reads it from standard input.")],
     mode: Annotated[str, typer.Option(help=f"One of: {', '.join(MODES)}.")] = "comp",
-    experts: Annotated[
-        list[Path] | None,
-        typer.Option("--experts", help="A folder of your own expert cards (repeatable)."),
-    ] = None,
+    experts: ExpertFolders = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     max_subqueries: Annotated[int, typer.Option(help="Largest plan accepted.")] = 5,
     schedule: Annotated[
@@ -128,9 +140,7 @@ def ask(
     memory_budget: Annotated[
         str | None, typer.Option(help="Memory for resident local models, e.g. 2GiB.")
     ] = None,
-    cache_dir: Annotated[
-        Path | None, typer.Option(help="Folder of the persistent routing index.")
-    ] = None,
+    cache_dir: CacheDir = None,
 ) -> None:
     """Answer QUERY: print the plan, each sub-answer with its time, and the final answer."""
     try:
@@ -141,10 +151,7 @@ def ask(
         from comp_llm_graph.models import configure
 
         configure(memory_budget=memory_budget, max_batch_size=batch_size)
-        components = default_components(
-            expert_folders=[str(p) for p in experts or []],
-            **({"persist_directory": cache_dir} if cache_dir else {}),
-        )
+        components = default_components(**_registry_options(experts, cache_dir))
         graph = build_graph(**components)
         started = time.time()
         with err.status("Answering (models load on first use)...", spinner="dots"):
@@ -174,13 +181,8 @@ def route(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per question.")] = False,
     top_k: Annotated[int, typer.Option(help="Candidates shown per question.")] = 3,
-    experts: Annotated[
-        list[Path] | None,
-        typer.Option("--experts", help="A folder of your own expert cards (repeatable)."),
-    ] = None,
-    cache_dir: Annotated[
-        Path | None, typer.Option(help="Folder of the persistent routing index.")
-    ] = None,
+    experts: ExpertFolders = None,
+    cache_dir: CacheDir = None,
 ) -> None:
     """Show which expert a question goes to, with the top candidates and their scores."""
     try:
@@ -203,9 +205,8 @@ def route(
             questions = [_read_query(question or "")]
         from comp_llm_graph.experts.registry import ExpertRegistry
 
-        registry = ExpertRegistry.from_folders(
-            [str(p) for p in experts or []],
-            **({"persist_directory": cache_dir} if cache_dir else {}))
+        options = _registry_options(experts, cache_dir)
+        registry = ExpertRegistry.from_folders(options.pop("expert_folders"), **options)
     except (CompLLMError, ValueError) as exc:
         _fail(exc)
     for start in range(0, len(questions), ROUTE_BATCH):
@@ -241,13 +242,8 @@ def evaluate(
     markdown: Annotated[
         Path | None, typer.Option(help="Write the Markdown table here.")
     ] = None,
-    experts: Annotated[
-        list[Path] | None,
-        typer.Option("--experts", help="A folder of your own expert cards (repeatable)."),
-    ] = None,
-    cache_dir: Annotated[
-        Path | None, typer.Option(help="Folder of the persistent routing index.")
-    ] = None,
+    experts: ExpertFolders = None,
+    cache_dir: CacheDir = None,
 ) -> None:
     """Evaluate on labelled data: routing (top-1, top-3, macro-F1, confusion, routes/s)."""
     from rich.progress import Progress
@@ -266,9 +262,8 @@ def evaluate(
         rows = labelled_questions(data, splits=[split], sample=sample, seed=seed)
         if not rows:
             raise CompLLMError(f"{data}: no labelled questions found")
-        registry = ExpertRegistry.from_folders(
-            [str(p) for p in experts or []],
-            **({"persist_directory": cache_dir} if cache_dir else {}))
+        options = _registry_options(experts, cache_dir)
+        registry = ExpertRegistry.from_folders(options.pop("expert_folders"), **options)
         unknown = sorted({row.expert for row in rows} - set(registry.cards))
         if unknown:
             raise CompLLMError(
