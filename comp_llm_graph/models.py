@@ -483,8 +483,6 @@ class Batcher:
         self.run, self.max_batch_size = run, max_batch_size
         self.queue: queue.Queue[Request] = queue.Queue()
         self.held: list[Request] = []
-        self.batch_sizes: list[int] = []
-        """Size of every batch run so far."""
         threading.Thread(target=self._work, name=name, daemon=True).start()
 
     def submit(self, request: Request) -> concurrent.futures.Future:
@@ -516,7 +514,6 @@ class Batcher:
                 outputs = self.run(batch)
                 if len(outputs) != len(batch):
                     raise RuntimeError(f"{len(outputs)} generations for {len(batch)} calls")
-                self.batch_sizes.append(len(batch))
                 for request, generation in zip(batch, outputs, strict=True):
                     request.future.set_result(generation)
             except BaseException as exc:  # noqa: BLE001 - handed to every caller of the batch

@@ -128,10 +128,6 @@ class Scheduler:
         """Longest remaining path of each sub-query, weighted by expected expert latency."""
         return remaining_path(plan, {s["id"]: self.expected_latency(s["expert"]) for s in plan})
 
-    def busy(self, expert: Hashable) -> int:
-        """Sub-queries running on `expert` now."""
-        return self._expert_busy.get(expert, 0)
-
     # -- one branch ----------------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
