@@ -35,14 +35,57 @@ ExpertFolders = Annotated[
     typer.Option("--experts", help="A folder of your own expert cards (repeatable)."),
 ]
 CacheDir = Annotated[Path | None, typer.Option(help="Folder of the persistent routing index.")]
+Router = Annotated[str, typer.Option(
+    help="auto (learned if `experts fit` was run, else similarity), similarity, learned or "
+         "examples.")]
 
 
-def _registry_options(experts: list[Path] | None, cache_dir: Path | None) -> dict[str, Any]:
+def _registry_options(experts: list[Path] | None, cache_dir: Path | None,
+                      router: str = "auto") -> dict[str, Any]:
     """`ExpertRegistry.from_folders` / `default_components` arguments from the CLI options."""
-    options: dict[str, Any] = {"expert_folders": [str(p) for p in experts or []]}
+    options: dict[str, Any] = {"expert_folders": [str(p) for p in experts or []],
+                               "router": router}
     if cache_dir:
         options["persist_directory"] = cache_dir
     return options
+
+
+PlannerUrl = Annotated[str | None, typer.Option(
+    help="Plan and aggregate on an OpenAI-compatible endpoint (e.g. http://127.0.0.1:8000/v1) "
+         "instead of the embedded SmolLM2.")]
+PlannerModel = Annotated[str | None, typer.Option(help="Model name served at --planner-url.")]
+ApiKeyEnv = Annotated[str | None, typer.Option(
+    help="Environment variable holding the endpoint's API key (default: none sent).")]
+
+
+def _components(experts: list[Path] | None, cache_dir: Path | None, router: str,
+                planner_url: str | None, planner_model: str | None,
+                api_key_env: str | None) -> dict[str, Any]:
+    """Planner, registry and aggregator: the embedded defaults or an OpenAI-compatible server."""
+    from comp_llm_graph.graph import (
+        AGGREGATOR_MAX_NEW_TOKENS,
+        PLANNER_MAX_NEW_TOKENS,
+        default_components,
+    )
+
+    models: dict[str, Any] = {}
+    if (planner_url is None) != (planner_model is None):
+        raise CompLLMError("give both --planner-url and --planner-model (or neither).")
+    if planner_url and planner_model:
+        from comp_llm_graph.openai_compat import openai_chat_model
+
+        models = {role: openai_chat_model(planner_url, planner_model, api_key_env=api_key_env,
+                                          max_tokens=tokens)
+                  for role, tokens in (("planner", PLANNER_MAX_NEW_TOKENS),
+                                       ("aggregator", AGGREGATOR_MAX_NEW_TOKENS))}
+    return default_components(**_registry_options(experts, cache_dir, router), **models)
+
+
+def _registry(experts: list[Path] | None, cache_dir: Path | None, router: str = "auto") -> Any:
+    from comp_llm_graph.experts.registry import ExpertRegistry
+
+    options = _registry_options(experts, cache_dir, router)
+    return ExpertRegistry.from_folders(options.pop("expert_folders"), **options)
 
 
 def result_document(state: dict[str, Any]) -> dict[str, Any]:
@@ -141,18 +184,22 @@ def ask(
         str | None, typer.Option(help="Memory for resident local models, e.g. 2GiB.")
     ] = None,
     cache_dir: CacheDir = None,
+    router: Router = "auto",
+    planner_url: PlannerUrl = None,
+    planner_model: PlannerModel = None,
+    api_key_env: ApiKeyEnv = None,
 ) -> None:
     """Answer QUERY: print the plan, each sub-answer with its time, and the final answer."""
     try:
         text = _read_query(query)
         context = Context(mode=mode, max_subqueries=max_subqueries,  # type: ignore[arg-type]
                           schedule=schedule, max_concurrency=max_concurrency)  # type: ignore[arg-type]
-        from comp_llm_graph.graph import build_graph, default_components
+        from comp_llm_graph.graph import build_graph
         from comp_llm_graph.models import configure
 
         configure(memory_budget=memory_budget, max_batch_size=batch_size)
-        components = default_components(**_registry_options(experts, cache_dir))
-        graph = build_graph(**components)
+        graph = build_graph(**_components(experts, cache_dir, router, planner_url,
+                                          planner_model, api_key_env))
         started = time.time()
         with err.status("Answering (models load on first use)...", spinner="dots"):
             state = asyncio.run(graph.ainvoke({"query": text}, context=context))
@@ -181,8 +228,11 @@ def route(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per question.")] = False,
     top_k: Annotated[int, typer.Option(help="Candidates shown per question.")] = 3,
+    explain: Annotated[bool, typer.Option(
+        help="Also show the nearest labelled questions (stored by `experts fit`).")] = False,
     experts: ExpertFolders = None,
     cache_dir: CacheDir = None,
+    router: Router = "auto",
 ) -> None:
     """Show which expert a question goes to, with the top candidates and their scores."""
     try:
@@ -203,31 +253,47 @@ def route(
             questions = [validate_query(line) for line in lines]
         else:
             questions = [_read_query(question or "")]
-        from comp_llm_graph.experts.registry import ExpertRegistry
-
-        options = _registry_options(experts, cache_dir)
-        registry = ExpertRegistry.from_folders(options.pop("expert_folders"), **options)
+        registry = _registry(experts, cache_dir, router)
+        for start in range(0, len(questions), ROUTE_BATCH):
+            for decision in registry.route(questions[start:start + ROUTE_BATCH], top_k=top_k,
+                                           explain=explain):
+                if as_json:
+                    print(json.dumps(_route_document(decision, explain), ensure_ascii=False))
+                else:
+                    _print_route(decision)
     except (CompLLMError, ValueError) as exc:
         _fail(exc)
-    for start in range(0, len(questions), ROUTE_BATCH):
-        for decision in registry.route(questions[start:start + ROUTE_BATCH], top_k=top_k):
-            if as_json:
-                print(json.dumps({
-                    "question": decision.question, "expert": decision.expert,
-                    "fallback": decision.fallback,
-                    "candidates": [{"expert": e, "score": s} for e, s in decision.candidates],
-                }, ensure_ascii=False), flush=False)
-            else:
-                _print_route(decision, registry.threshold)
     sys.stdout.flush()
 
 
-EVAL_PARTS = ("routing",)
+def _route_document(decision: Any, explain: bool) -> dict[str, Any]:
+    doc = {"question": decision.question, "expert": decision.expert,
+           "router": decision.method, "fallback": decision.fallback,
+           "candidates": [{"expert": e, "score": s} for e, s in decision.candidates]}
+    if explain:
+        doc["examples"] = [{"question": q, "expert": e, "similarity": s}
+                           for q, e, s in decision.examples]
+    return doc
 
 
-@app.command("eval")
-def evaluate(
-    part: Annotated[str, typer.Argument(help=f"What to evaluate: {', '.join(EVAL_PARTS)}.")],
+eval_app = typer.Typer(help="Evaluate routing, planning or the whole pipeline on public data.",
+                       no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+JsonOut = Annotated[Path | None, typer.Option("--json", help="Write the results as JSON here.")]
+MarkdownOut = Annotated[Path | None, typer.Option(help="Write the Markdown table here.")]
+
+
+def _write_results(document: dict[str, Any], table: str, json_path: Path | None,
+                   markdown: Path | None) -> None:
+    out.print(table, markup=False)
+    if json_path:
+        json_path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    if markdown:
+        markdown.write_text(table)
+
+
+@eval_app.command("routing")
+def eval_routing(
     data: Annotated[
         Path, typer.Option(help="An MMLU folder, or a .csv/.jsonl file of question, expert.")
     ],
@@ -236,25 +302,19 @@ def evaluate(
         int | None, typer.Option(help="Score a random sample of this many (default: all).")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the sample.")] = 0,
-    json_path: Annotated[
-        Path | None, typer.Option("--json", help="Write the results as JSON here.")
-    ] = None,
-    markdown: Annotated[
-        Path | None, typer.Option(help="Write the Markdown table here.")
-    ] = None,
+    json_path: JsonOut = None,
+    markdown: MarkdownOut = None,
     experts: ExpertFolders = None,
     cache_dir: CacheDir = None,
+    router: Router = "auto",
 ) -> None:
-    """Evaluate on labelled data: routing (top-1, top-3, macro-F1, confusion, routes/s)."""
+    """Routing on labelled questions: top-1, top-3, macro-F1, confusion, routes/s."""
     from rich.progress import Progress
 
     from comp_llm_graph.data import labelled_questions
     from comp_llm_graph.evaluate import evaluate_routing, routing_markdown
-    from comp_llm_graph.experts.registry import ExpertRegistry
 
     try:
-        if part not in EVAL_PARTS:
-            raise CompLLMError(f"unknown part {part!r}; choose from {', '.join(EVAL_PARTS)}")
         if split not in ("dev", "val", "test"):
             raise CompLLMError(f"--split must be dev, val or test; got {split!r}")
         if sample is not None and sample < 1:
@@ -262,37 +322,250 @@ def evaluate(
         rows = labelled_questions(data, splits=[split], sample=sample, seed=seed)
         if not rows:
             raise CompLLMError(f"{data}: no labelled questions found")
-        options = _registry_options(experts, cache_dir)
-        registry = ExpertRegistry.from_folders(options.pop("expert_folders"), **options)
+        registry = _registry(experts, cache_dir, router)
         unknown = sorted({row.expert for row in rows} - set(registry.cards))
         if unknown:
             raise CompLLMError(
                 f"labels name experts that are not in the registry: {', '.join(unknown[:10])}; "
                 "add cards for them (--experts DIR) or relabel the data.")
+        with Progress(console=err) as bar:
+            task = bar.add_task(f"routing ({registry.method})", total=len(rows))
+            results = evaluate_routing(registry, rows,
+                                       progress=lambda n: bar.advance(task, n))
     except (CompLLMError, ValueError) as exc:
         _fail(exc)
-    with Progress(console=err) as bar:
-        task = bar.add_task("routing", total=len(rows))
-        results = evaluate_routing(registry, rows,
-                                   progress=lambda n: bar.advance(task, n))
+    results["router"] = registry.method
     document = {"routing": {f"{Path(data).name}_{split}": results, "routes_per_s":
-                            results["routes_per_s"]}}
-    table = routing_markdown(results, f"Routing on {Path(data).name} {split} "
-                                      f"({len(rows)} questions, seed {seed})")
-    out.print(table, markup=False)
+                            results["routes_per_s"], "router": registry.method}}
+    table = routing_markdown(results, f"Routing ({registry.method}) on {Path(data).name} "
+                                      f"{split} ({len(rows)} questions, seed {seed})")
+    _write_results(document, table, json_path, markdown)
+
+
+@eval_app.command("planning")
+def eval_planning(
+    data: Annotated[Path, typer.Option(
+        help="The data folder holding musique/, strategyqa/, break/, gsm8k/.")],
+    dataset: Annotated[list[str] | None, typer.Option(
+        "--dataset", help="A gold set to score on (repeatable; default: musique, strategyqa, "
+                          "break, gsm8k).")] = None,
+    sample: Annotated[int, typer.Option(help="Questions per dataset (random, seeded).")] = 25,
+    seed: Annotated[int, typer.Option(help="Seed of the sample.")] = 0,
+    max_subqueries: Annotated[int, typer.Option(help="Largest plan accepted.")] = 5,
+    grammar: Annotated[bool, typer.Option(
+        help="Constrain the embedded planner to valid plans (--no-grammar: free text).")] = True,
+    json_path: JsonOut = None,
+    markdown: MarkdownOut = None,
+    records: Annotated[Path | None, typer.Option(
+        help="Write one JSON line per question (gold, plan, matching) here.")] = None,
+    planner_url: PlannerUrl = None,
+    planner_model: PlannerModel = None,
+    api_key_env: ApiKeyEnv = None,
+) -> None:
+    """Planning against gold decompositions: valid plans, count error, edge F1, parallelism."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from comp_llm_graph.eval_planning import (
+        DATASETS,
+        evaluate_planning,
+        gold_plans,
+        planning_markdown,
+    )
+
+    try:
+        if sample < 1:
+            raise CompLLMError(f"--sample must be at least 1; got {sample}")
+        examples = gold_plans(data, tuple(dataset or DATASETS), sample=sample, seed=seed)
+        if planner_url or planner_model:
+            planner = _components(None, None, "similarity", planner_url, planner_model,
+                                  api_key_env)["planner"]
+        else:
+            from comp_llm_graph.graph import PLANNER_MAX_NEW_TOKENS
+            from comp_llm_graph.models import smollm2
+
+            planner = smollm2(PLANNER_MAX_NEW_TOKENS, plan_grammar=grammar)
+        columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn())
+        with Progress(*columns, console=err) as bar:
+            task = bar.add_task("planning", total=len(examples))
+            results = evaluate_planning(planner, examples,
+                                        context=Context(max_subqueries=max_subqueries),
+                                        keep_examples=records is not None,
+                                        progress=lambda n: bar.advance(task, n))
+    except (CompLLMError, ValueError) as exc:
+        _fail(exc)
+    per_question = results.pop("examples", [])
+    title = (f"Planning ({len(examples)} questions: {sample} per dataset, seed {seed})")
+    _write_results({"planning": results}, planning_markdown(results, title), json_path,
+                   markdown)
+    if records:
+        records.write_text("".join(json.dumps(r, ensure_ascii=False, default=str) + "\n"
+                                   for r in per_question))
+
+
+@eval_app.command("e2e")
+def eval_e2e(
+    data: Annotated[Path, typer.Option(
+        help="The data folder holding mmlu/ and musique/ (or 2wikimultihopqa/, hotpotqa/).")],
+    pairs: Annotated[int, typer.Option(help="MMLU test pairs (two domains in one query).")] = 10,
+    multihop: Annotated[int, typer.Option(help="Multi-hop questions with gold answers.")] = 10,
+    multihop_set: Annotated[str, typer.Option(help="musique, 2wiki or hotpotqa (dev).")] = (
+        "musique"),
+    context: Annotated[str, typer.Option(
+        help="Multi-hop paragraphs in the query: none (closed-book), supporting or all "
+             "(musique/hotpotqa train files only).")] = "none",
+    mode: Annotated[list[str] | None, typer.Option(
+        "--mode", help="A mode to compare (repeatable; default: comp, monolithic, "
+                       "sequential).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the question sample.")] = 0,
+    max_subqueries: Annotated[int, typer.Option(help="Largest plan accepted.")] = 5,
+    warmup: Annotated[bool, typer.Option(
+        help="Run the first question once per mode, unscored, before timing.")] = True,
+    json_path: JsonOut = None,
+    markdown: MarkdownOut = None,
+    records: Annotated[Path | None, typer.Option(
+        help="Write one JSON line per question (query, gold, each mode's answer) here.")] = None,
+    experts: ExpertFolders = None,
+    cache_dir: CacheDir = None,
+    router: Router = "auto",
+    planner_url: PlannerUrl = None,
+    planner_model: PlannerModel = None,
+    api_key_env: ApiKeyEnv = None,
+) -> None:
+    """Whole pipeline: accuracy, wall time and tokens of each mode on the same questions."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from comp_llm_graph.eval_e2e import (
+        E2E_MODES,
+        e2e_markdown,
+        e2e_records,
+        e2e_summary,
+        evaluate_e2e,
+        mmlu_pairs,
+        multihop_path,
+        multihop_questions,
+    )
+    from comp_llm_graph.graph import build_graph
+
+    modes = list(mode or E2E_MODES)
+    try:
+        for name in modes:
+            Context(mode=name)  # type: ignore[arg-type]
+        if pairs < 0 or multihop < 0 or pairs + multihop == 0:
+            raise CompLLMError("--pairs and --multihop must be >= 0 and not both 0.")
+        sets: dict[str, Any] = {}
+        if pairs:
+            sets["mmlu_pairs"] = mmlu_pairs(data / "mmlu", pairs, seed=seed)
+        if multihop:
+            sets[multihop_set] = multihop_questions(
+                multihop_path(data, multihop_set, context=context),  # type: ignore[arg-type]
+                multihop, seed=seed, context=context)  # type: ignore[arg-type]
+        graph = build_graph(**_components(experts, cache_dir, router, planner_url,
+                                          planner_model, api_key_env))
+        total = sum(len(items) for items in sets.values()) * len(modes)
+        columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn())
+        with Progress(*columns, console=err) as bar:
+            task = bar.add_task("e2e" + (" (after a warm-up run per mode)" if warmup else ""),
+                                total=total)
+            results = asyncio.run(evaluate_e2e(
+                graph, sets, modes=modes, context={"max_subqueries": max_subqueries},
+                warmup=warmup, progress=lambda n: bar.advance(task, n)))
+    except (CompLLMError, ValueError) as exc:
+        _fail(exc)
+    title = (f"End to end ({', '.join(f'{len(v)} {k}' for k, v in sets.items())}, "
+             f"seed {seed})")
+    _write_results({"e2e": e2e_summary(results)}, e2e_markdown(results, title), json_path,
+                   markdown)
+    if records:
+        records.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n"
+                                   for r in e2e_records(results)))
+
+
+experts_app = typer.Typer(help="Inspect the experts and fit the router.", no_args_is_help=True)
+app.add_typer(experts_app, name="experts")
+
+
+@experts_app.command("list")
+def experts_list(experts: ExpertFolders = None, cache_dir: CacheDir = None) -> None:
+    """The experts: name, backend, card file, and which router is in use."""
+    try:
+        registry = _registry(experts, cache_dir)
+        table = Table(title=f"Experts (router: {registry.method})", title_justify="left")
+        for column in ("name", "backend", "max concurrency", "card"):
+            table.add_column(column, overflow="fold")
+        for name in registry.names:
+            card = registry.cards[name]
+            table.add_row(name + (" (fallback)" if name == registry.fallback else ""),
+                          str(card.backend), str(card.max_concurrency or "-"),
+                          str(card.source or "-"))
+    except (CompLLMError, ValueError) as exc:
+        _fail(exc)
+    out.print(table)
+
+
+@experts_app.command("fit")
+def experts_fit(
+    data: Annotated[
+        Path, typer.Option(help="An MMLU folder (fits on dev+val), or a .csv/.jsonl file of "
+                                "question, expert[, topic].")
+    ],
+    other_as: Annotated[str | None, typer.Option(
+        help="MMLU only: label the 'other' group (global facts, miscellaneous, ...) with this "
+             "expert, e.g. generalist, so thresholds learn when to fall back.")] = None,
+    cards: Annotated[bool, typer.Option(
+        help="Also train on the cards' descriptions and examples (everyday phrasings).")] = True,
+    folds: Annotated[int, typer.Option(help="Folds of the out-of-fold accuracy.")] = 5,
+    seed: Annotated[int, typer.Option(help="Seed of the folds.")] = 0,
+    json_path: JsonOut = None,
+    experts: ExpertFolders = None,
+    cache_dir: CacheDir = None,
+) -> None:
+    """Fit the learned router on labelled questions; print accuracy before and after.
+
+    Never reads MMLU's test split: score the result with `comp-llm eval routing --split test`.
+    """
+    from comp_llm_graph.data import labelled_questions
+
+    try:
+        rows = labelled_questions(data, splits=["dev", "val"], other=other_as)
+        registry = _registry(experts, cache_dir)
+        with err.status("fitting", spinner="dots") as status:
+            report = registry.fit(rows, folds=folds, seed=seed, trained_on=str(data), cards=cards,
+                                  progress=lambda stage: status.update(f"fitting: {stage}"))
+    except (CompLLMError, ValueError) as exc:
+        _fail(exc)
+    table = Table(title=f"Router fitted on {report.rows} questions ({report.topics} topics) "
+                        f"in {report.seconds:.0f} s", title_justify="left")
+    table.add_column("")
+    table.add_column("top-1")
+    table.add_column("top-3")
+    learned = registry.learned_router()
+    table.add_row(f"before ({learned.info['before_method']}, on these questions)",
+                  f"{report.before:.3f}", "")
+    table.add_row(f"after (learned, {report.folds}-fold out-of-fold)", f"{report.after:.3f}",
+                  f"{report.after_top3:.3f}")
+    out.print(table)
+    raised = {e: t for e, t in report.thresholds.items() if t > 0}
+    out.print("thresholds (below: fallback to "
+              f"{registry.fallback}): " + (", ".join(f"{e} {t:.3f}" for e, t in raised.items())
+                                           or "all 0 (no question labelled with the fallback)"))
+    weakest = sorted(report.per_expert.items(), key=lambda item: item[1])[:3]
+    out.print("weakest recall: " + ", ".join(f"{e} {r:.3f}" for e, r in weakest))
+    out.print(f"[dim]saved in {registry.router_folder}; `comp-llm route` and `ask` use it[/dim]")
     if json_path:
-        json_path.write_text(json.dumps(document, indent=2) + "\n")
-    if markdown:
-        markdown.write_text(table)
+        json_path.write_text(json.dumps({"fit": report.__dict__}, indent=2) + "\n")
 
 
-def _print_route(decision: Any, threshold: float) -> None:
+def _print_route(decision: Any) -> None:
     out.print(Text(decision.question, style="bold"))
     for rank, (expert, score) in enumerate(decision.candidates, start=1):
         out.print(f"  {rank}. {expert:<20} {score:.3f}")
-    reason = (f"below the threshold {threshold:.2f}: fallback" if decision.fallback
-              else "best similarity")
+    reason = (f"{decision.method}: best score below its threshold {decision.threshold:.2f}, "
+              "fallback" if decision.fallback else f"{decision.method}: best score")
     out.print(f"  -> [bold]{decision.expert}[/bold] ({reason})")
+    for question, expert, similarity in decision.examples:
+        out.print(Text(f"     near: [{expert} {similarity:.2f}] {question[:100]}", style="dim"))
 
 
 @app.command()

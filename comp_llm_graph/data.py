@@ -37,23 +37,34 @@ class Labelled:
     question: str
     expert: str
     source: str = ""
-    """Where it came from (e.g. the MMLU subject)."""
+    """Where it came from (e.g. the MMLU subject, or file:line)."""
+    topic: str = ""
+    """A finer label inside the expert (the MMLU subject); the learned router predicts topics."""
+    choices: tuple[str, ...] = ()
+    """Answer choices of a multiple-choice question (extra training text for the router)."""
 
 
-def mmlu_subjects(root: Path) -> dict[str, str]:
-    """MMLU subject -> expert name, for the 16 groups that have one."""
+def mmlu_subjects(root: Path, *, other: str | None = None) -> dict[str, str]:
+    """MMLU subject -> expert name, for the 16 groups that have one.
+
+    Args:
+        root: The MMLU folder.
+        other: Also map the subjects of the "other" group (global facts, miscellaneous, ...)
+            to this expert (e.g. the generalist); None leaves them out.
+    """
     path = root / "subject_categories.json"
     try:
         subjects = json.loads(path.read_text(encoding="utf-8"))["subjects"]
     except (OSError, ValueError, KeyError) as exc:
         raise CompLLMError(f"{path}: cannot read the MMLU subject groups: {exc}") from exc
-    return {subject: MMLU_EXPERT_NAMES.get(info["subcategory"], info["subcategory"])
+    return {subject: (other if info["subcategory"] == MMLU_SKIPPED_GROUP else
+                      MMLU_EXPERT_NAMES.get(info["subcategory"], info["subcategory"]))
             for subject, info in sorted(subjects.items())
-            if info["subcategory"] != MMLU_SKIPPED_GROUP}
+            if info["subcategory"] != MMLU_SKIPPED_GROUP or other}
 
 
 def mmlu_questions(root: str | Path, splits: Sequence[str], *, sample: int | None = None,
-                   seed: int = 0) -> list[Labelled]:
+                   seed: int = 0, other: str | None = None) -> list[Labelled]:
     """The questions of the given MMLU splits (`dev`, `val`, `test`) with their expert labels.
 
     Args:
@@ -61,15 +72,17 @@ def mmlu_questions(root: str | Path, splits: Sequence[str], *, sample: int | Non
         splits: Which splits to read.
         sample: Keep a random sample of this many (None: all).
         seed: Seed of the sample.
+        other: Label the "other" group's questions with this expert (None: leave them out).
     """
     root = Path(root)
     rows: list[Labelled] = []
-    for subject, expert in mmlu_subjects(root).items():
+    for subject, expert in mmlu_subjects(root, other=other).items():
         for split in splits:
             path = root / split / f"{subject}_{split}.csv"
             try:
                 with path.open(newline="", encoding="utf-8") as f:
-                    rows += [Labelled(r[0], expert, subject) for r in csv.reader(f) if r]
+                    rows += [Labelled(r[0], expert, subject, subject, tuple(r[1:5]))
+                             for r in csv.reader(f) if r]
             except OSError as exc:
                 raise CompLLMError(f"cannot read MMLU file {path}: {exc}") from exc
     if sample is not None and sample < len(rows):
@@ -78,8 +91,12 @@ def mmlu_questions(root: str | Path, splits: Sequence[str], *, sample: int | Non
 
 
 def labelled_questions(path: str | Path, *, splits: Sequence[str] = ("dev", "val"),
-                       sample: int | None = None, seed: int = 0) -> list[Labelled]:
+                       sample: int | None = None, seed: int = 0,
+                       other: str | None = None) -> list[Labelled]:
     """Labelled questions from an MMLU folder or a CSV/JSONL file of `question`, `expert`.
+
+    A file may also have a `topic` field (a finer label inside the expert, used by the learned
+    router). `other` labels MMLU's "other" group with that expert (MMLU folders only).
 
     Raises:
         CompLLMError: naming the file (and line) when something cannot be read.
@@ -90,7 +107,7 @@ def labelled_questions(path: str | Path, *, splits: Sequence[str] = ("dev", "val
             raise CompLLMError(
                 f"{path} is a folder but not MMLU's (no subject_categories.json); give an MMLU "
                 "folder or a .csv/.jsonl file with question and expert fields.")
-        return mmlu_questions(path, splits, sample=sample, seed=seed)
+        return mmlu_questions(path, splits, sample=sample, seed=seed, other=other)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -113,7 +130,7 @@ def labelled_questions(path: str | Path, *, splits: Sequence[str] = ("dev", "val
                 str(record.get("expert") or "").strip()):
             raise CompLLMError(f"{path}:{number}: needs a non-empty question and expert.")
         rows.append(Labelled(str(record["question"]).strip(), str(record["expert"]).strip(),
-                             f"{path.name}:{number}"))
+                             f"{path.name}:{number}", str(record.get("topic") or "").strip()))
     if sample is not None and sample < len(rows):
         rows = random.Random(seed).sample(rows, sample)
     return rows

@@ -76,15 +76,32 @@ def build_graph(
 
 
 def default_components(
-    *, expert_folders: tuple[str, ...] | list[str] = (), **registry_kwargs: Any
+    *,
+    expert_folders: tuple[str, ...] | list[str] = (),
+    planner: Runnable | None = None,
+    aggregator: Runnable | None = None,
+    **registry_kwargs: Any,
 ) -> dict[str, Any]:
-    """The embedded defaults: SmolLM2 planner (grammar-constrained) and aggregator, default pack."""
+    """The embedded defaults: SmolLM2 planner (grammar-constrained) and aggregator, default pack.
+
+    Args:
+        expert_folders: Folders of expert cards added to (or replacing cards of) the default pack.
+        planner: Chat model to plan with instead of SmolLM2, e.g.
+            `openai_chat_model(base_url, model, max_tokens=PLANNER_MAX_NEW_TOKENS)`
+            (`comp_llm_graph.openai_compat`).
+        aggregator: Chat model to aggregate with instead of SmolLM2.
+        **registry_kwargs: Passed on to `ExpertRegistry.from_folders`.
+    """
     from comp_llm_graph.models import smollm2
 
+    if planner is None:
+        planner = smollm2(PLANNER_MAX_NEW_TOKENS, plan_grammar=True)
+    if aggregator is None:
+        aggregator = smollm2(AGGREGATOR_MAX_NEW_TOKENS)
     return {
-        "planner": smollm2(PLANNER_MAX_NEW_TOKENS, plan_grammar=True),
+        "planner": planner,
         "registry": ExpertRegistry.from_folders(expert_folders, **registry_kwargs),
-        "aggregator": smollm2(AGGREGATOR_MAX_NEW_TOKENS),
+        "aggregator": aggregator,
     }
 
 

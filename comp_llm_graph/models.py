@@ -57,6 +57,7 @@ __all__ = [
     "generate_batch",
     "parse_bytes",
     "smollm2",
+    "smollm2_folder",
     "smollm2_path",
 ]
 
@@ -304,6 +305,7 @@ def _save_dequantised(model: Any, tokenizer: Any, folder: Path) -> None:
         staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".staging-"))
         config = model.config.to_dict()
         config.pop("quantization_config", None)
+        config["architectures"] = [type(model).__name__]  # servers (vLLM, transformers) read it
         type(model.config).from_dict(config).save_pretrained(staging)
         model.generation_config.save_pretrained(staging)
         save_model(model, str(staging / "model.safetensors"))
@@ -680,3 +682,32 @@ def smollm2(max_new_tokens: int = 128, *, plan_grammar: bool = False,
         plan_grammar=plan_grammar,
         max_batch_size=max_batch_size,
     )
+
+
+def smollm2_folder() -> Path:
+    """SmolLM2 as a transformers folder (config, tokenizer, safetensors), de-quantised on first use.
+
+    The folder lies in the cache (`default_cache_dir()/models`); a server that loads Hugging
+    Face folders can serve it to the `openai` backend, e.g. `transformers serve FOLDER` (served
+    under the model name FOLDER).
+
+    Raises:
+        CompLLMError: the cache cannot be written.
+    """
+    import json
+
+    path = str(smollm2_path())
+    folder = _dequantised_dir(path, SMOLLM2_GGUF)
+    if not (folder / ".complete").is_file():
+        _load_transformers(path, SMOLLM2_GGUF)  # de-quantises and writes the cache folder
+    if not (folder / ".complete").is_file():
+        raise CompLLMError(f"could not write the de-quantised SmolLM2 to {folder}; "
+                           "is the cache folder writable?")
+    config_file = folder / "config.json"
+    config = json.loads(config_file.read_text())
+    if not config.get("architectures"):  # a cache written before they were saved
+        config["architectures"] = ["LlamaForCausalLM"]
+        staging = folder / "config.json.staging"
+        staging.write_text(json.dumps(config, indent=2))
+        staging.replace(config_file)
+    return folder

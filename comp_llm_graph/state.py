@@ -45,8 +45,9 @@ class SubQuery(TypedDict):
     """Similarity of the chosen expert (0 when the fallback was used below threshold)."""
     candidates: list[Candidate]
     """The best experts with their similarity scores, best first."""
-    routed_by: Literal["similarity", "fallback", "mode"]
-    """Why this expert: best similarity, below-threshold fallback, or fixed by the mode."""
+    routed_by: Literal["similarity", "learned", "examples", "fallback", "mode"]
+    """Why this expert: the router that chose it (similarity to the cards, the learned router,
+    nearest labelled examples), a below-threshold fallback, or fixed by the mode."""
 
 
 class SubAnswer(TypedDict):
@@ -81,6 +82,8 @@ class PlanAttempt(TypedDict):
     """What was repaired, each with the problem it fixed."""
     accepted: bool
     """Whether the (repaired) plan was used."""
+    output_tokens: NotRequired[int]
+    """Tokens the planner generated for this attempt, when its model reports them."""
 
 
 class Planning(TypedDict):
@@ -101,6 +104,8 @@ class Aggregation(TypedDict):
     or returned nothing; passthrough: a single sub-query answered the whole query."""
     reason: str | None
     """Why the fallback was used, or None."""
+    output_tokens: NotRequired[int]
+    """Tokens the aggregator generated, when its model reports them (absent for passthrough)."""
 
 
 def merge_dicts(left: dict, right: dict) -> dict:

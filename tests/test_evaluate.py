@@ -65,7 +65,7 @@ def test_evaluate_routing_counts_top1_top3_f1_and_confusion():
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["planning", "--data", str(MMLU)], "unknown part 'planning'; choose from routing"),
+    (["speed"], "No such command 'speed'"),
     (["routing", "--data", str(MMLU), "--split", "train"], "--split must be dev, val or test"),
     (["routing", "--data", str(MMLU), "--sample", "0"], "--sample must be at least 1"),
     (["routing", "--data", "/nonexistent.csv"], "cannot read /nonexistent.csv"),

@@ -59,7 +59,8 @@ MMLU_TO_EXPERT = {"computer science": "computer_science"}
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory) -> ExpertRegistry:
-    registry = ExpertRegistry.from_folders([], persist_directory=tmp_path_factory.mktemp("index"))
+    registry = ExpertRegistry.from_folders([], persist_directory=tmp_path_factory.mktemp("index"),
+                                           router="similarity")
     registry.sync()
     return registry
 
@@ -89,11 +90,22 @@ def test_minilm_chroma_routes_mmlu_questions_far_above_chance(registry):
     assert accuracy >= 0.40  # chance is 1/17
 
 
+def test_packaged_learned_router_routes_labelled_questions(tmp_path):
+    """The default pack ships a router fitted on MMLU dev+val; it is used without any fit."""
+    learned = ExpertRegistry.from_folders([], persist_directory=tmp_path)
+    assert learned.method == "learned"
+    domain = [(q, label) for q, label in LABELLED if label != "generalist"]
+    routes = learned.route([q for q, _ in domain])
+    assert {r.method for r in routes} == {"learned"}
+    right = sum(r.expert == label for r, (_, label) in zip(routes, domain, strict=True))
+    assert right / len(domain) >= 0.8, [(q, r.expert) for r, (q, _) in zip(routes, domain, strict=True)]
+
+
 def test_persistent_index_is_reused(registry, tmp_path):
-    first = ExpertRegistry.from_folders([], persist_directory=tmp_path,
+    first = ExpertRegistry.from_folders([], persist_directory=tmp_path, router="similarity",
                                         embeddings=registry.embeddings)
     assert first.sync()["embedded"] == len(first.cards)
-    second = ExpertRegistry.from_folders([], persist_directory=tmp_path,
+    second = ExpertRegistry.from_folders([], persist_directory=tmp_path, router="similarity",
                                          embeddings=registry.embeddings)
     assert second.sync() == {"embedded": 0, "reused": len(second.cards)}
     assert second.route(["What is the capital of Australia?"])[0].expert == "geography"

@@ -2,7 +2,20 @@
 
 An expert is any Runnable that takes `{"question": str, "context": str}` and returns a string or
 a chat message. Register your own with `register_backend("name", factory)`, where
-`factory(card) -> Runnable`; cards then say `backend: name`.
+`factory(card) -> Runnable`; cards then say `backend: name`. A backend may also register a
+`check(card)` that rejects bad `options` when the registry is built, before any run.
+
+Built in: `smollm2` (the embedded model), `sympy` (exact arithmetic with an LLM fallback) and
+`openai` (any OpenAI-compatible chat endpoint: vLLM, TGI, Ollama, llama.cpp's server), e.g.
+
+```yaml
+backend: openai
+options: {base_url: http://127.0.0.1:8000/v1, model: Qwen/Qwen2.5-7B-Instruct,
+          api_key_env: MY_SERVER_KEY, max_tokens: 256, temperature: 0}
+```
+
+(`comp_llm_graph.openai_compat.OpenAIOptions` lists the options; it needs
+`pip install 'comp-llm-graph[openai]'`).
 """
 
 from __future__ import annotations
@@ -12,21 +25,27 @@ from typing import Any
 
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import Runnable
+from pydantic import ValidationError
 
-from comp_llm_graph.errors import ExpertCardError
+from comp_llm_graph.errors import ExpertCardError, ModelNotInstalledError
 from comp_llm_graph.experts.cards import ExpertCard
+from comp_llm_graph.openai_compat import INSTALL_HINT, OpenAIOptions, langchain_openai_installed
 from comp_llm_graph.prompts import EXPERT_USER_PROMPT
 
 __all__ = [
     "BACKENDS",
+    "BACKEND_CHECKS",
+    "BackendCheck",
     "BackendFactory",
     "backend_factory",
     "build_expert",
     "llm_expert",
+    "openai_options",
     "register_backend",
 ]
 
 BackendFactory = Callable[[ExpertCard], Runnable]
+BackendCheck = Callable[[ExpertCard], None]
 
 DEFAULT_MAX_NEW_TOKENS = 96
 
@@ -57,25 +76,99 @@ def _sympy(card: ExpertCard) -> Runnable:
     return sympy_expert(fallback).with_config(run_name=f"expert:{card.name}")
 
 
-BACKENDS: dict[str, BackendFactory] = {"smollm2": _smollm2, "sympy": _sympy}
+def _check_sympy(card: ExpertCard) -> None:
+    fallback_name = card.options.get("fallback_backend", "smollm2")
+    if fallback_name == "sympy":
+        raise ExpertCardError(f"{card.source or card.name}: options.fallback_backend cannot be "
+                              "sympy itself; name an LLM backend (e.g. smollm2) or none.")
+    if fallback_name not in (None, "none"):
+        backend_factory(fallback_name, card)  # the fallback's own check, on the card's options
+
+
+def openai_options(card: ExpertCard) -> OpenAIOptions:
+    """The card's `options` as `OpenAIOptions`.
+
+    Raises:
+        ExpertCardError: an option is missing, unknown or out of range (naming the file and it).
+        ModelNotInstalledError: `langchain-openai` is not installed (naming the file).
+    """
+    where = card.source or card.name
+    # A sympy card hands its options to its fallback backend; `fallback_backend` is sympy's own.
+    options = {k: v for k, v in card.options.items() if k != "fallback_backend"}
+    try:
+        parsed = OpenAIOptions(**options)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"options.{'.'.join(str(p) for p in err['loc'])}: "
+            + ("missing" if err["type"] == "missing" else err["msg"])
+            for err in exc.errors()
+        )
+        raise ExpertCardError(
+            f"{where}: invalid options for backend openai: {problems}. It needs at least "
+            "options: {base_url: http://HOST:PORT/v1, model: NAME}; it also reads api_key_env, "
+            "max_tokens, temperature, timeout and max_retries."
+        ) from exc
+    if not langchain_openai_installed():
+        raise ModelNotInstalledError(
+            f"{where}: backend openai needs langchain-openai, which is not installed. "
+            f"Run: {INSTALL_HINT}"
+        )
+    return parsed
+
+
+def _openai(card: ExpertCard) -> Runnable:
+    options = openai_options(card)
+    try:
+        chat_model = options.chat_model()
+    except ModelNotInstalledError as exc:  # found but not importable (e.g. a broken install)
+        raise ModelNotInstalledError(f"{card.source or card.name}: {exc}") from exc
+    return llm_expert(card, chat_model)
+
+
+def _check_openai(card: ExpertCard) -> None:
+    openai_options(card)
+
+
+BACKENDS: dict[str, BackendFactory] = {"smollm2": _smollm2, "sympy": _sympy, "openai": _openai}
 """Known backends by name."""
 
+BACKEND_CHECKS: dict[str, BackendCheck] = {"sympy": _check_sympy, "openai": _check_openai}
+"""Checks of a card's options, run when a registry is built (before any run), by backend name."""
 
-def register_backend(name: str, factory: BackendFactory, *, replace: bool = False) -> None:
-    """Make `backend: name` in expert cards run `factory(card)`."""
+
+def register_backend(name: str, factory: BackendFactory, *, replace: bool = False,
+                     check: BackendCheck | None = None) -> None:
+    """Make `backend: name` in expert cards run `factory(card)`.
+
+    Args:
+        name: What cards write as `backend`.
+        factory: Builds the expert's Runnable from its card (called on the expert's first use).
+        replace: Replace a backend of that name (and drop its check).
+        check: Raises `ExpertCardError` for a card whose options the backend cannot use; run
+            when a registry is built, so a bad card fails before any run.
+    """
     if name in BACKENDS and not replace:
         raise ValueError(f"backend {name!r} is already registered; pass replace=True to replace it")
     BACKENDS[name] = factory
+    BACKEND_CHECKS.pop(name, None)
+    if check is not None:
+        BACKEND_CHECKS[name] = check
 
 
 def backend_factory(name: Any, card: ExpertCard) -> BackendFactory:
-    """The factory registered as `name`; raises `ExpertCardError` naming the card's file."""
+    """The factory registered as `name`, after its check of the card's options.
+
+    Raises:
+        ExpertCardError: naming the card's file: the backend is unknown or rejects the options.
+    """
     if name not in BACKENDS:
         raise ExpertCardError(
             f"{card.source or card.name}: unknown backend {name!r}. Known backends: "
             f"{', '.join(sorted(BACKENDS))} (or register one with "
             "comp_llm_graph.experts.register_backend)."
         )
+    if (check := BACKEND_CHECKS.get(name)) is not None:
+        check(card)
     return BACKENDS[name]
 
 

@@ -1,29 +1,50 @@
-"""The expert registry: cards, their Runnables, and routing by embedding similarity in Chroma.
+"""The expert registry: cards, their Runnables, and routing to them.
 
-Each card's description and example questions are embedded (sentence-transformers MiniLM by
-default) and stored in a Chroma collection, persistent on disk by default. Stored embeddings are
-tagged with the card's fingerprint and redone only when the card's routing texts change. A
-sub-query goes to the expert whose texts are most similar to it (cosine); below `threshold` it
-goes to the `fallback` expert.
+Three ways to route (`router=`):
+
+- `similarity`: each card's description and example questions are embedded (sentence-transformers
+  MiniLM by default) and stored in a Chroma collection, persistent on disk by default, tagged with
+  the card's fingerprint and redone only when the card changes. A sub-query goes to the expert
+  whose texts are most similar to it (cosine); below `threshold` it goes to the `fallback` expert.
+- `learned`: the head fitted by `comp-llm experts fit` on labelled questions (see
+  `comp_llm_graph.experts.router`), with per-expert thresholds below which the fallback answers.
+- `examples`: the labelled questions stored by `fit` in Chroma; the five nearest vote with their
+  similarity, summed per expert (the semantic-router recipe; kept as a baseline).
+
+`auto` (the default) uses the learned router when one was fitted for exactly these experts (by
+you, in the cache folder, or shipped with the package for the default pack), and similarity
+otherwise.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.embeddings import Embeddings
 from langchain_core.runnables import Runnable
 
-from comp_llm_graph.errors import ExpertCardError
+from comp_llm_graph.errors import CompLLMError, ExpertCardError
 from comp_llm_graph.experts.backends import backend_factory, build_expert
 from comp_llm_graph.experts.cards import DEFAULT_PACK, ExpertCard, load_cards
 
-__all__ = ["ExpertRegistry", "Route", "default_cache_dir", "default_embeddings"]
+if TYPE_CHECKING:
+    from comp_llm_graph.data import Labelled
+    from comp_llm_graph.experts.router import FeatureEncoder, FitReport, LearnedRouter
+
+__all__ = ["ROUTERS", "ExpertRegistry", "Route", "default_cache_dir", "default_embeddings"]
+
+ROUTERS = ("auto", "similarity", "learned", "examples")
+"""Ways to route: see the module docstring."""
+PACKAGED_ROUTERS = DEFAULT_PACK / "router"
+"""Routers shipped with the package: the default pack's, fitted on MMLU dev+val."""
+EXAMPLES_TOP_K = 5
+"""Nearest labelled examples summed per expert by the `examples` router (semantic-router's 5)."""
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
@@ -58,11 +79,17 @@ class Route:
     expert: str
     """The chosen expert."""
     score: float
-    """Similarity of the best candidate."""
+    """Score of the best candidate (similarity, or probability for the learned router)."""
     candidates: list[tuple[str, float]]
-    """Best experts and their similarity, best first."""
+    """Best experts and their scores, best first."""
     fallback: bool
-    """True when the best similarity was below the threshold."""
+    """True when the best score was below the threshold."""
+    method: str = "similarity"
+    """Which router decided: similarity, learned or examples."""
+    threshold: float = 0.0
+    """The threshold the best candidate had to reach."""
+    examples: list[tuple[str, str, float]] = field(default_factory=list)
+    """With `explain=True`: the nearest labelled questions (question, expert, similarity)."""
 
 
 class ExpertRegistry:
@@ -79,6 +106,8 @@ class ExpertRegistry:
         threshold: float = DEFAULT_THRESHOLD,
         fallback: str = "generalist",
         experts: dict[str, Runnable] | None = None,
+        router: str = "auto",
+        encoder: Any = None,
     ):
         """Create a registry.
 
@@ -92,6 +121,9 @@ class ExpertRegistry:
             fallback: Name of the fallback (generalist) expert; must be one of the cards.
             experts: Runnables to use instead of building them from the cards' backends
                 (e.g. fakes in tests); keyed by card name.
+            router: auto, similarity, learned or examples (see the module docstring).
+            encoder: Features for the learned and examples routers: a callable from a list of
+                texts to an array of shape (texts, 768) (default: the MiniLM `FeatureEncoder`).
         """
         self.cards: dict[str, ExpertCard] = {}
         for card in cards:
@@ -111,6 +143,8 @@ class ExpertRegistry:
             )
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(f"threshold must be between 0 and 1; got {threshold}")
+        if router not in ROUTERS:
+            raise ValueError(f"router must be one of {', '.join(ROUTERS)}; got {router!r}")
         for card in self.cards.values():
             if card.name not in (experts or {}):
                 backend_factory(card.backend, card)  # an unknown backend fails here, not mid-run
@@ -124,6 +158,10 @@ class ExpertRegistry:
         self._experts: dict[str, Runnable] = dict(experts or {})
         self._lock = threading.Lock()
         self.sync_stats: dict[str, int] = {}
+        self.router = router
+        self._learned: LearnedRouter | None | bool = False  # False: not looked for yet
+        self._encoder: Any = encoder
+        self._custom_encoder = encoder is not None
 
     @classmethod
     def from_folders(
@@ -225,10 +263,219 @@ class ExpertRegistry:
         self.sync_stats = {"embedded": len(stale), "reused": len(self.cards) - len(stale)}
         return self.sync_stats
 
-    def route(self, questions: Sequence[str], *, top_k: int = 3) -> list[Route]:
-        """Route questions (in one embedding batch and one Chroma query) to experts."""
+    # -- learned router ----------------------------------------------------------------------
+
+    @property
+    def router_folder(self) -> Path:
+        """Where fitted routers and the exported feature model are kept (beside the index)."""
+        return self._persist_directory / "router"
+
+    def learned_router(self) -> LearnedRouter | None:
+        """The router fitted for exactly these experts, if `fit` was run for them."""
+        from comp_llm_graph.experts.router import LearnedRouter
+
+        with self._lock:
+            if self._learned is False:
+                self._learned = (
+                    LearnedRouter.load(self.router_folder, self.names, self.fallback)
+                    or LearnedRouter.load(PACKAGED_ROUTERS, self.names, self.fallback))
+            return self._learned or None
+
+    @property
+    def method(self) -> str:
+        """The router in use: `router`, with auto resolved."""
+        if self.router != "auto":
+            return self.router
+        return "learned" if self.learned_router() is not None else "similarity"
+
+    def encoder(self) -> FeatureEncoder | Any:
+        """The feature encoder of the learned and examples routers."""
+        from comp_llm_graph.experts.router import DEFAULT_MAX_LENGTH, FeatureEncoder
+
+        if self._custom_encoder:
+            return self._encoder
+        learned = self.learned_router()
+        max_length = learned.max_length if learned else DEFAULT_MAX_LENGTH
+        with self._lock:
+            if self._encoder is None or self._encoder.max_length != max_length:
+                self._encoder = FeatureEncoder(self.router_folder, max_length=max_length)
+            return self._encoder
+
+    def _examples_collection(self, *, create: bool = False) -> Any:
+        from chromadb.errors import NotFoundError
+
+        from comp_llm_graph.experts.router import router_key
+
+        with self._lock:
+            if self._collection is None:
+                self._collection = self._open_collection()
+        name = f"{self._collection_name}_examples_{router_key(self.names, self.fallback)}"
+        if create:
+            with contextlib.suppress(NotFoundError):
+                self._client.delete_collection(name)
+            return self._client.create_collection(name, metadata={"hnsw:space": "cosine"})
+        try:
+            return self._client.get_collection(name)
+        except NotFoundError as exc:
+            raise CompLLMError("no labelled examples stored for these experts; run "
+                               "`comp-llm experts fit --data DIR` first.") from exc
+
+    def fit(self, rows: Sequence[Labelled], *, folds: int = 5, seed: int = 0,
+            encoder: Any = None, progress: Any = None, trained_on: str = "",
+            cards: bool = True) -> FitReport:
+        """Fit the learned router on labelled questions and keep it (and the examples).
+
+        Scores the current routing on the same questions first (the report's `before`), fits
+        the head with out-of-fold accuracy and thresholds (`after`), saves it beside the index
+        and stores the questions in Chroma for `examples` routing and `route --explain`.
+
+        Args:
+            rows: Labelled questions; every label must name one of this registry's experts.
+            folds: Folds of the out-of-fold estimate.
+            seed: Seed of the folds.
+            encoder: Features of a batch of texts (default: the MiniLM `FeatureEncoder`).
+            progress: Called with the name of each stage.
+            trained_on: What the rows are (recorded with the router).
+            cards: Also train on each card's description and examples (topic `card:<name>`),
+                so the router knows the everyday phrasings the cards show, and the fallback
+                card's examples teach the thresholds when to fall back. Not scored.
+        """
+        from comp_llm_graph.data import Labelled
+        from comp_llm_graph.experts.router import fit_router, sentence_part
+
+        if not rows:
+            raise CompLLMError("no labelled questions to fit on.")
+        unknown = sorted({row.expert for row in rows} - set(self.cards))
+        if unknown:
+            raise CompLLMError(
+                f"labels name experts that are not in the registry: {', '.join(unknown[:10])}; "
+                "add cards for them (--experts DIR) or relabel the data.")
+        encoder = encoder or self.encoder()
+        if progress:
+            progress(f"routing before ({self.method})")
+        before = [route.expert for start in range(0, len(rows), 256)
+                  for route in self.route([row.question for row in rows[start:start + 256]])]
+        extra = [Labelled(text, card.name, card.source or card.name, f"card:{card.name}")
+                 for card in self.cards.values() for text in card.routing_texts()] if cards else []
+        router, report, features = fit_router(
+            rows, encoder, experts=self.names, fallback=self.fallback, folds=folds, seed=seed,
+            max_length=getattr(encoder, "max_length", 32), extra=extra, progress=progress)
+        report.before = round(sum(b == row.expert for b, row in zip(before, rows, strict=True))
+                              / len(rows), 4)
+        router.info["before_top1"] = report.before
+        router.info["before_method"] = self.method
+        router.info["trained_on"] = trained_on
+        router.info["card_phrasings"] = cards
+        if progress:
+            progress("storing")
+        router.save(self.router_folder)
+        collection = self._examples_collection(create=True)
+        vectors = sentence_part(features)
+        for start in range(0, len(rows), 1000):
+            chunk = rows[start:start + 1000]
+            collection.add(
+                ids=[f"ex{start + i}" for i in range(len(chunk))],
+                embeddings=vectors[start:start + len(chunk)].tolist(),
+                documents=[row.question for row in chunk],
+                metadatas=[{"expert": row.expert, "topic": row.topic or row.expert}
+                           for row in chunk])
+        with self._lock:
+            self._learned = router
+        return report
+
+    # -- routing -------------------------------------------------------------------------------
+
+    def route(self, questions: Sequence[str], *, top_k: int = 3,
+              explain: bool = False) -> list[Route]:
+        """Route questions, in one batch, to experts.
+
+        Args:
+            questions: The (sub-)questions.
+            top_k: Candidates kept per question.
+            explain: Also find the nearest labelled examples (needs `fit`).
+        """
         if not questions:
             return []
+        method = self.method
+        if method == "similarity":
+            routes = self._route_similarity(questions, top_k)
+            features = None
+        else:
+            learned = self.learned_router()
+            if learned is None:
+                raise CompLLMError(
+                    f"router {method!r} needs a fitted router for these experts "
+                    f"({', '.join(self.names)}); run `comp-llm experts fit --data DIR` first.")
+            features = self.encoder()(list(questions))
+            routes = (self._route_learned(questions, features, learned, top_k)
+                      if method == "learned" else
+                      self._route_examples(questions, features, top_k))
+        if explain:
+            routes = self._with_examples(questions, routes, features)
+        return routes
+
+    def _route_learned(self, questions: Sequence[str], features: Any, learned: LearnedRouter,
+                       top_k: int) -> list[Route]:
+        probabilities = learned.probabilities(features)
+        routes = []
+        for question, row, (best, below) in zip(
+                questions, probabilities, learned.decide(probabilities), strict=True):
+            ranked = row.argsort()[::-1][:top_k]
+            top = learned.experts[best]
+            routes.append(Route(
+                question=question, expert=self.fallback if below else top,
+                score=round(float(row[best]), 4),
+                candidates=[(learned.experts[i], round(float(row[i]), 4)) for i in ranked],
+                fallback=below, method="learned", threshold=learned.thresholds.get(top, 0.0)))
+        return routes
+
+    def _nearest(self, features: Any, n: int) -> dict[str, Any]:
+        from comp_llm_graph.experts.router import sentence_part
+
+        return self._examples_collection().query(
+            query_embeddings=sentence_part(features).tolist(), n_results=n,
+            include=["metadatas", "distances", "documents"])
+
+    def _route_examples(self, questions: Sequence[str], features: Any,
+                        top_k: int) -> list[Route]:
+        result = self._nearest(features, EXAMPLES_TOP_K)
+        routes = []
+        for question, metadatas, distances in zip(
+                questions, result["metadatas"], result["distances"], strict=True):
+            votes: dict[str, float] = {}
+            for metadata, distance in zip(metadatas, distances, strict=True):
+                expert = str(metadata["expert"])
+                votes[expert] = votes.get(expert, 0.0) + 1.0 - float(distance)
+            ranked = sorted(votes.items(), key=lambda item: item[1], reverse=True)[:top_k]
+            routes.append(Route(question=question, expert=ranked[0][0],
+                                score=round(ranked[0][1], 4),
+                                candidates=[(e, round(v, 4)) for e, v in ranked],
+                                fallback=False, method="examples"))
+        return routes
+
+    def _with_examples(self, questions: Sequence[str], routes: list[Route],
+                       features: Any) -> list[Route]:
+        try:
+            collection = self._examples_collection()
+        except CompLLMError:
+            return routes  # no labelled questions stored (not fitted here): nothing to show
+        if features is None:
+            features = self.encoder()(list(questions))
+        from comp_llm_graph.experts.router import sentence_part
+
+        result = collection.query(query_embeddings=sentence_part(features).tolist(), n_results=3,
+                                  include=["metadatas", "distances", "documents"])
+        return [
+            Route(**{**route.__dict__, "examples": [
+                (str(doc), str(meta["expert"]), round(1.0 - float(dist), 4))
+                for doc, meta, dist in zip(docs, metas, dists, strict=True)]})
+            for route, docs, metas, dists in zip(
+                routes, result["documents"], result["metadatas"], result["distances"],
+                strict=True)
+        ]
+
+    def _route_similarity(self, questions: Sequence[str], top_k: int) -> list[Route]:
+        """Route by the best similarity to each card's description and examples in Chroma."""
         if self._collection is None:
             self.sync()
         vectors = self.embeddings.embed_documents(list(questions))
@@ -258,5 +505,7 @@ class ExpertRegistry:
                 score=round(top_score, 4),
                 candidates=[(name, round(score, 4)) for name, score in ranked],
                 fallback=below,
+                method="similarity",
+                threshold=self.threshold,
             ))
         return routes

@@ -16,6 +16,7 @@ from langgraph.runtime import Runtime
 
 from comp_llm_graph.context import Context
 from comp_llm_graph.nodes.execute import answer_block
+from comp_llm_graph.nodes.generate_subqueries import output_tokens
 from comp_llm_graph.prompts import AGGREGATOR_USER_PROMPT
 from comp_llm_graph.state import Aggregation, State, SubAnswer
 
@@ -68,9 +69,11 @@ def make_aggregate(aggregator: Runnable):
             ]
             reason: str | None = None
             final = ""
+            tokens: int | None = None
             try:
                 output = await aggregator.ainvoke(messages)
                 final = str(getattr(output, "content", output)).strip()
+                tokens = output_tokens(output)
                 if not final:
                     reason = "the aggregator returned an empty answer"
             except Exception as exc:  # noqa: BLE001 - recorded and replaced by the synthesis
@@ -80,6 +83,8 @@ def make_aggregate(aggregator: Runnable):
             else:
                 final = synthesise(plan, answers)
                 aggregation = Aggregation(method="fallback", reason=reason)
+            if tokens is not None:
+                aggregation["output_tokens"] = tokens
 
         finished = time.time()
         return {

@@ -24,7 +24,13 @@ from comp_llm_graph.plan import PlannedSubQuery, parse_plan, repair_plan
 from comp_llm_graph.prompts import PLANNER_EXAMPLES, REPLAN_PROMPT
 from comp_llm_graph.state import PlanAttempt, Planning, State, SubQuery
 
-__all__ = ["make_generate_subqueries", "make_plan", "planner_messages", "sub_query"]
+__all__ = [
+    "make_generate_subqueries",
+    "make_plan",
+    "output_tokens",
+    "planner_messages",
+    "sub_query",
+]
 
 
 def planner_messages(query: str, context: Context) -> list[BaseMessage]:
@@ -45,6 +51,13 @@ def text_of(message: Any) -> str:
     return str(content)
 
 
+def output_tokens(message: Any) -> int | None:
+    """Tokens a chat model generated for `message`, if its `usage_metadata` says."""
+    usage = getattr(message, "usage_metadata", None)
+    tokens = usage.get("output_tokens") if usage else None
+    return int(tokens) if tokens is not None else None
+
+
 def sub_query(planned: PlannedSubQuery, route: Route) -> SubQuery:
     """A planned sub-query with its routing decision."""
     return SubQuery(
@@ -54,7 +67,7 @@ def sub_query(planned: PlannedSubQuery, route: Route) -> SubQuery:
         expert=route.expert,
         score=route.score,
         candidates=[{"expert": name, "score": score} for name, score in route.candidates],
-        routed_by="fallback" if route.fallback else "similarity",
+        routed_by="fallback" if route.fallback else route.method,
     )
 
 
@@ -75,19 +88,20 @@ async def make_plan(
     for attempt in range(2):
         output = await planner.ainvoke(messages, **kwargs)
         raw = text_of(output)
+        tokens = output_tokens(output)
         stopped = (getattr(output, "response_metadata", None) or {}).get("stop_reason")
         try:
             parsed, notes = parse_plan(raw)
             notes = [stopped, *notes] if stopped else notes
             repaired = repair_plan(parsed, max_subqueries=context.max_subqueries)
         except PlanError as exc:
-            attempts.append(PlanAttempt(raw=raw, problems=exc.problems, repairs=[], accepted=False))
+            attempts.append(_attempt(raw, exc.problems, [], False, tokens))
             if attempt == 0:
                 messages = [*messages, AIMessage(raw), HumanMessage(REPLAN_PROMPT.format(
                     problems="; ".join(exc.problems), max_subqueries=context.max_subqueries))]
             continue
         repairs = notes + repaired.repairs
-        attempts.append(PlanAttempt(raw=raw, problems=[], repairs=repairs, accepted=True))
+        attempts.append(_attempt(raw, [], repairs, True, tokens))
         if len(attempts) > 1:
             status = "replanned"
         else:
@@ -95,6 +109,14 @@ async def make_plan(
         return repaired.sub_queries, Planning(status=status, attempts=attempts)
     fallback = [PlannedSubQuery(id="q1", question=query, depends_on=[])]
     return fallback, Planning(status="fallback", attempts=attempts)
+
+
+def _attempt(raw: str, problems: list[str], repairs: list[str], accepted: bool,
+             tokens: int | None) -> PlanAttempt:
+    attempt = PlanAttempt(raw=raw, problems=problems, repairs=repairs, accepted=accepted)
+    if tokens is not None:
+        attempt["output_tokens"] = tokens
+    return attempt
 
 
 def make_generate_subqueries(planner: Runnable, registry: ExpertRegistry):
