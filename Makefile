@@ -6,7 +6,9 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 QUERY ?= What is the capital of France, and what is 15% of 240?
 
-.PHONY: setup demo test bench bench-planning clean
+DATA ?= ../shared/data
+
+.PHONY: setup demo test bench eval clean
 
 setup: $(STAMP)
 
@@ -29,8 +31,11 @@ test: setup
 bench: setup
 	$(VENV)/bin/comp-llm bench --json docs/bench.json --timeline docs/bench-timeline.png
 
-bench-planning: setup
-	$(PY) benchmarks/plan_validity.py --n 100
+# The evaluation harness on the public datasets (README "Measured"); about an hour on 2 cores.
+eval: setup
+	$(VENV)/bin/comp-llm eval routing --data $(DATA)/mmlu --sample 2000 --seed 0 --json docs/routing_learned.json --markdown docs/routing_learned.md
+	$(VENV)/bin/comp-llm eval planning --data $(DATA) --sample 10 --seed 0 --json docs/eval_planning.json --markdown docs/eval_planning.md --records docs/eval_planning_records.jsonl
+	$(VENV)/bin/comp-llm eval e2e --data $(DATA) --pairs 10 --multihop 10 --seed 0 --json docs/eval_e2e.json --markdown docs/eval_e2e.md --records docs/eval_e2e_records.jsonl
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -78,14 +78,26 @@ def _components(experts: list[Path] | None, cache_dir: Path | None, router: str,
                                           max_tokens=tokens)
                   for role, tokens in (("planner", PLANNER_MAX_NEW_TOKENS),
                                        ("aggregator", AGGREGATOR_MAX_NEW_TOKENS))}
-    return default_components(**_registry_options(experts, cache_dir, router), **models)
+    components = default_components(**_registry_options(experts, cache_dir, router), **models)
+    _check_router(components["registry"])
+    return components
 
 
 def _registry(experts: list[Path] | None, cache_dir: Path | None, router: str = "auto") -> Any:
     from comp_llm_graph.experts.registry import ExpertRegistry
 
     options = _registry_options(experts, cache_dir, router)
-    return ExpertRegistry.from_folders(options.pop("expert_folders"), **options)
+    registry = ExpertRegistry.from_folders(options.pop("expert_folders"), **options)
+    _check_router(registry)
+    return registry
+
+
+def _check_router(registry: Any) -> None:
+    """Fail before any run when `--router learned|examples` has nothing fitted to use."""
+    if registry.router in ("learned", "examples") and registry.learned_router() is None:
+        raise CompLLMError(
+            f"--router {registry.router} needs a router fitted for these experts; run "
+            "`comp-llm experts fit --data DIR` (with the same --experts) first.")
 
 
 def result_document(state: dict[str, Any]) -> dict[str, Any]:
@@ -261,6 +273,9 @@ def route(
                     print(json.dumps(_route_document(decision, explain), ensure_ascii=False))
                 else:
                     _print_route(decision)
+                    if explain and not decision.examples:
+                        out.print("     [dim](no labelled questions stored for these experts: "
+                                  "run `comp-llm experts fit` to see them)[/dim]")
     except (CompLLMError, ValueError) as exc:
         _fail(exc)
     sys.stdout.flush()
@@ -284,12 +299,19 @@ MarkdownOut = Annotated[Path | None, typer.Option(help="Write the Markdown table
 
 
 def _write_results(document: dict[str, Any], table: str, json_path: Path | None,
-                   markdown: Path | None) -> None:
+                   markdown: Path | None, records: Path | None = None,
+                   rows: list[Any] = ()) -> None:
     out.print(table, markup=False)
-    if json_path:
-        json_path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-    if markdown:
-        markdown.write_text(table)
+    try:
+        if json_path:
+            json_path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        if markdown:
+            markdown.write_text(table)
+        if records:
+            records.write_text("".join(json.dumps(row, ensure_ascii=False, default=str) + "\n"
+                                       for row in rows))
+    except OSError as exc:
+        _fail(CompLLMError(f"cannot write the results: {exc}"))
 
 
 @eval_app.command("routing")
@@ -397,10 +419,7 @@ def eval_planning(
     per_question = results.pop("examples", [])
     title = (f"Planning ({len(examples)} questions: {sample} per dataset, seed {seed})")
     _write_results({"planning": results}, planning_markdown(results, title), json_path,
-                   markdown)
-    if records:
-        records.write_text("".join(json.dumps(r, ensure_ascii=False, default=str) + "\n"
-                                   for r in per_question))
+                   markdown, records, per_question)
 
 
 @eval_app.command("e2e")
@@ -476,10 +495,7 @@ def eval_e2e(
     title = (f"End to end ({', '.join(f'{len(v)} {k}' for k, v in sets.items())}, "
              f"seed {seed})")
     _write_results({"e2e": e2e_summary(results)}, e2e_markdown(results, title), json_path,
-                   markdown)
-    if records:
-        records.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n"
-                                   for r in e2e_records(results)))
+                   markdown, records, e2e_records(results))
 
 
 experts_app = typer.Typer(help="Inspect the experts and fit the router.", no_args_is_help=True)
@@ -528,6 +544,9 @@ def experts_fit(
     from comp_llm_graph.data import labelled_questions
 
     try:
+        if other_as and not Path(data).is_dir():
+            raise CompLLMError("--other-as applies to an MMLU folder only; in a file, label "
+                               "those questions with the fallback expert yourself.")
         rows = labelled_questions(data, splits=["dev", "val"], other=other_as)
         registry = _registry(experts, cache_dir)
         with err.status("fitting", spinner="dots") as status:
@@ -540,8 +559,7 @@ def experts_fit(
     table.add_column("")
     table.add_column("top-1")
     table.add_column("top-3")
-    learned = registry.learned_router()
-    table.add_row(f"before ({learned.info['before_method']}, on these questions)",
+    table.add_row("before (similarity to the cards, on these questions)",
                   f"{report.before:.3f}", "")
     table.add_row(f"after (learned, {report.folds}-fold out-of-fold)", f"{report.after:.3f}",
                   f"{report.after_top3:.3f}")
@@ -553,8 +571,7 @@ def experts_fit(
     weakest = sorted(report.per_expert.items(), key=lambda item: item[1])[:3]
     out.print("weakest recall: " + ", ".join(f"{e} {r:.3f}" for e, r in weakest))
     out.print(f"[dim]saved in {registry.router_folder}; `comp-llm route` and `ask` use it[/dim]")
-    if json_path:
-        json_path.write_text(json.dumps({"fit": report.__dict__}, indent=2) + "\n")
+    _write_results({"fit": report.__dict__}, "", json_path, None)
 
 
 def _print_route(decision: Any) -> None:

@@ -72,7 +72,7 @@ def test_thresholds_send_unsure_questions_to_the_fallback():
     probabilities = np.array([[0.1, 0.9], [0.2, 0.8], [0.45, 0.55], [0.4, 0.6], [0.3, 0.7]])
     gold = ["math", "math", "generalist", "generalist", "math"]
     thresholds = _tune_thresholds(probabilities, gold, experts, "generalist")
-    assert thresholds == {"generalist": 0.0, "math": 0.65}  # between 0.6 and 0.7
+    assert thresholds == {"generalist": 0.0, "math": pytest.approx(0.65)}  # between 0.6 and 0.7
     # nothing labelled generalist: no reason to ever fall back
     assert _tune_thresholds(probabilities, ["math"] * 5, experts, "generalist")["math"] == 0.0
 
@@ -80,11 +80,25 @@ def test_thresholds_send_unsure_questions_to_the_fallback():
 def test_saved_router_loads_only_for_the_same_experts(tmp_path):
     router, _, _ = fit_router(ROWS, KeywordFeatures(), experts=[c.name for c in CARDS],
                               fallback="generalist", folds=3)
-    router.save(tmp_path)
-    again = LearnedRouter.load(tmp_path, [c.name for c in CARDS], "generalist")
+    registry = fake_registry()
+    router.save(tmp_path, registry.router_key)
+    again = LearnedRouter.load(tmp_path, registry.router_key)
     features = KeywordFeatures()(["When did empire Q fall?"])
     assert np.allclose(again.probabilities(features), router.probabilities(features))
-    assert LearnedRouter.load(tmp_path, ["geography", "math", "generalist"], "generalist") is None
+    edited = [*CARDS[:-1], card("generalist", "general knowledge, trivia and culture",
+                                ["Tell me something."])]
+    other_key = ExpertRegistry(edited, embeddings=KeywordEmbeddings(), experts={}).router_key
+    assert other_key != registry.router_key  # an edited card: the router no longer applies
+    assert LearnedRouter.load(tmp_path, other_key) is None
+
+
+def test_a_damaged_router_file_is_a_clear_error(tmp_path):
+    router, _, _ = fit_router(ROWS, KeywordFeatures(), experts=[c.name for c in CARDS],
+                              fallback="generalist", folds=3)
+    router.save(tmp_path, "k")
+    (tmp_path / "k.npz").write_bytes(b"not a zip")
+    with pytest.raises(CompLLMError, match="delete k.json and k.npz and run `comp-llm experts fit"):
+        LearnedRouter.load(tmp_path, "k")
 
 
 def test_registry_fit_switches_auto_routing_to_learned(tmp_path):
@@ -94,6 +108,7 @@ def test_registry_fit_switches_auto_routing_to_learned(tmp_path):
     report = registry.fit(ROWS, folds=4)
     assert registry.method == "learned"
     assert 0.0 <= report.before <= 1.0 and report.after == 1.0
+    assert registry.learned_router().info["before_method"] == "similarity"
     routes = registry.route(["What is the capital city of country Q?", "What is 2 plus 2?"],
                             explain=True)
     assert [r.expert for r in routes] == ["geography", "math"]

@@ -31,17 +31,16 @@ def fitted(tmp_path_factory):
     result = runner.invoke(app, ["experts", "fit", "--data", str(data), "--cache-dir",
                                  str(folder), "--json", str(folder / "fit.json")])
     assert result.exit_code == 0, result.output
-    # before: the router shipped for the default pack (fitted on MMLU dev+val, so it knows dev)
-    assert "before (learned, on these questions)" in result.output
+    assert "before (similarity to the cards, on these questions)" in result.output
     return folder, json.loads((folder / "fit.json").read_text())["fit"]
 
 
 def test_fit_reports_before_and_after(fitted):
     _, report = fitted
-    assert report["rows"] == 5 * report["topics"]  # MMLU dev: 5 questions per subject
-    assert report["topics"] > 16  # subjects, not groups
-    assert report["before"] > 0.9, report  # the shipped router saw these questions
-    assert 0.5 <= report["after"] <= 1.0, report  # out of fold: 4 questions per subject seen
+    subjects = report["topics"] - 17  # one topic per card (its own texts), the rest subjects
+    assert report["rows"] == 5 * subjects  # MMLU dev: 5 questions per subject
+    print(f"fit on MMLU dev: before {report['before']}, after {report['after']} (out of fold)")
+    assert report["after"] > report["before"] + 0.05, report
 
 
 def test_learned_router_beats_card_similarity_on_val(fitted, tmp_path):

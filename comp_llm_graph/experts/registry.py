@@ -276,10 +276,17 @@ class ExpertRegistry:
 
         with self._lock:
             if self._learned is False:
-                self._learned = (
-                    LearnedRouter.load(self.router_folder, self.names, self.fallback)
-                    or LearnedRouter.load(PACKAGED_ROUTERS, self.names, self.fallback))
+                self._learned = (LearnedRouter.load(self.router_folder, self.router_key)
+                                 or LearnedRouter.load(PACKAGED_ROUTERS, self.router_key))
             return self._learned or None
+
+    @property
+    def router_key(self) -> str:
+        """Names the fitted router of exactly these cards (names and routing texts)."""
+        from comp_llm_graph.experts.router import router_key
+
+        return router_key({name: card.fingerprint() for name, card in self.cards.items()},
+                          self.fallback)
 
     @property
     def method(self) -> str:
@@ -304,12 +311,10 @@ class ExpertRegistry:
     def _examples_collection(self, *, create: bool = False) -> Any:
         from chromadb.errors import NotFoundError
 
-        from comp_llm_graph.experts.router import router_key
-
         with self._lock:
             if self._collection is None:
                 self._collection = self._open_collection()
-        name = f"{self._collection_name}_examples_{router_key(self.names, self.fallback)}"
+        name = f"{self._collection_name}_examples_{self.router_key}"
         if create:
             with contextlib.suppress(NotFoundError):
                 self._client.delete_collection(name)
@@ -350,11 +355,14 @@ class ExpertRegistry:
             raise CompLLMError(
                 f"labels name experts that are not in the registry: {', '.join(unknown[:10])}; "
                 "add cards for them (--experts DIR) or relabel the data.")
-        encoder = encoder or self.encoder()
+        from comp_llm_graph.experts.router import FeatureEncoder
+
+        encoder = encoder or (self._encoder if self._custom_encoder else
+                              FeatureEncoder(self.router_folder))
         if progress:
-            progress(f"routing before ({self.method})")
-        before = [route.expert for start in range(0, len(rows), 256)
-                  for route in self.route([row.question for row in rows[start:start + 256]])]
+            progress("routing before (similarity to the cards)")
+        before = [route.expert for start in range(0, len(rows), 256) for route in
+                  self._route_similarity([row.question for row in rows[start:start + 256]], 1)]
         extra = [Labelled(text, card.name, card.source or card.name, f"card:{card.name}")
                  for card in self.cards.values() for text in card.routing_texts()] if cards else []
         router, report, features = fit_router(
@@ -363,12 +371,11 @@ class ExpertRegistry:
         report.before = round(sum(b == row.expert for b, row in zip(before, rows, strict=True))
                               / len(rows), 4)
         router.info["before_top1"] = report.before
-        router.info["before_method"] = self.method
+        router.info["before_method"] = "similarity"
         router.info["trained_on"] = trained_on
         router.info["card_phrasings"] = cards
         if progress:
             progress("storing")
-        router.save(self.router_folder)
         collection = self._examples_collection(create=True)
         vectors = sentence_part(features)
         for start in range(0, len(rows), 1000):
@@ -379,6 +386,7 @@ class ExpertRegistry:
                 documents=[row.question for row in chunk],
                 metadatas=[{"expert": row.expert, "topic": row.topic or row.expert}
                            for row in chunk])
+        router.save(self.router_folder, self.router_key)  # after the examples: all or nothing
         with self._lock:
             self._learned = router
         return report

@@ -28,7 +28,8 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+import zipfile
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,9 +58,13 @@ FORMAT_VERSION = 1
 EXPORT_NAME = f"minilm-l6-features-int8-v{FORMAT_VERSION}.onnx"
 
 
-def router_key(experts: Sequence[str], fallback: str) -> str:
-    """Names the fitted router of one set of experts (a router fits only the experts it saw)."""
-    text = json.dumps([sorted(experts), fallback])
+def router_key(fingerprints: Mapping[str, str], fallback: str) -> str:
+    """Names the fitted router of one set of cards (expert name -> card fingerprint).
+
+    A router fits only the experts, and the card texts, it was trained with: adding, removing or
+    editing a card gives another key, and the old router no longer applies.
+    """
+    text = json.dumps([sorted(fingerprints.items()), fallback])
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -135,6 +140,10 @@ class FeatureEncoder:
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         """Features of `texts`, one row each, in input order."""
         self._load()
+        with self._lock:  # one tokenizer and session: calls from several threads take turns
+            return self._features(texts)
+
+    def _features(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dimension), np.float32)
         order = np.argsort([-len(t) for t in texts], kind="stable")
         for start in range(0, len(texts), self.batch_size):
@@ -238,37 +247,52 @@ class LearnedRouter:
         return [(int(b), bool(probabilities[i, b] < self.thresholds.get(self.experts[b], 0.0)))
                 for i, b in enumerate(best)]
 
-    def save(self, folder: Path) -> Path:
-        """Write `<key>.npz` (weights) and `<key>.json` (everything else) into `folder`."""
+    def save(self, folder: Path, key: str) -> Path:
+        """Write `<key>.npz` (weights) and `<key>.json` (everything else) into `folder`.
+
+        Each file is written under a temporary name and renamed, so a reader (or an interrupted
+        fit) never sees half a file.
+        """
         folder.mkdir(parents=True, exist_ok=True)
-        key = router_key(self.experts, self.fallback)
-        np.savez(folder / f"{key}.npz", coef=self.coef, intercept=self.intercept)
-        meta = {"format": FORMAT_VERSION, "experts": self.experts, "fallback": self.fallback,
-                "topics": self.topics, "topic_experts": self.topic_experts,
-                "thresholds": self.thresholds, "max_length": self.max_length, "info": self.info}
-        (folder / f"{key}.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        return folder / f"{key}.json"
+        meta = {"format": FORMAT_VERSION, "key": key, "experts": self.experts,
+                "fallback": self.fallback, "topics": self.topics,
+                "topic_experts": self.topic_experts, "thresholds": self.thresholds,
+                "max_length": self.max_length, "info": self.info}
+        weights, staging = folder / f"{key}.npz", folder / f".{key}.staging.npz"
+        np.savez(staging, coef=self.coef, intercept=self.intercept)
+        os.replace(staging, weights)
+        meta_path, staging = folder / f"{key}.json", folder / f".{key}.staging.json"
+        staging.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        os.replace(staging, meta_path)
+        return meta_path
 
     @classmethod
-    def load(cls, folder: Path, experts: Sequence[str], fallback: str) -> LearnedRouter | None:
-        """The router fitted for exactly these experts, or None if there is none."""
-        key = router_key(experts, fallback)
+    def load(cls, folder: Path, key: str) -> LearnedRouter | None:
+        """The router saved under `key` in `folder`, or None if there is none.
+
+        Raises:
+            CompLLMError: the files exist but cannot be read (naming them and what to do).
+        """
         meta_path, weights_path = folder / f"{key}.json", folder / f"{key}.npz"
         if not meta_path.is_file() or not weights_path.is_file():
             return None
         try:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            if meta.get("format") != FORMAT_VERSION:
+                return None
             with np.load(weights_path) as weights:
                 coef, intercept = weights["coef"], weights["intercept"]
-        except (OSError, ValueError, KeyError) as exc:
-            raise CompLLMError(f"{meta_path}: cannot read the fitted router ({exc}); run "
-                               "`comp-llm experts fit` again or delete the file.") from exc
-        if meta.get("format") != FORMAT_VERSION:
-            return None
-        return cls(experts=meta["experts"], fallback=meta["fallback"], topics=meta["topics"],
-                   topic_experts=meta["topic_experts"], coef=coef, intercept=intercept,
-                   thresholds=meta["thresholds"], max_length=meta["max_length"],
-                   info=meta.get("info", {}))
+            if not coef.shape[0] == intercept.shape[0] == len(meta["topics"]):
+                raise ValueError("weights and topics disagree")
+            return cls(experts=meta["experts"], fallback=meta["fallback"],
+                       topics=meta["topics"], topic_experts=meta["topic_experts"], coef=coef,
+                       intercept=intercept, thresholds=meta["thresholds"],
+                       max_length=meta["max_length"], info=meta.get("info", {}))
+        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
+            raise CompLLMError(
+                f"{meta_path}: cannot read the fitted router ({type(exc).__name__}: {exc}); "
+                f"delete {meta_path.name} and {weights_path.name} and run `comp-llm experts fit` "
+                "again.") from exc
 
 
 @dataclass
@@ -322,9 +346,13 @@ def _tune_thresholds(probabilities: np.ndarray, gold: list[str], experts: list[s
         # threshold just above the k lowest scores: those k go to the fallback
         gains = np.concatenate([[0], np.cumsum(right_fallback[order] - right_here[order])])
         k = int(np.argmax(gains))  # first maximum: the lowest threshold that does best
-        thresholds[expert] = 0.0 if k == 0 else round(float(
-            (scores[order][k - 1] + scores[order][k]) / 2 if k < len(rows)
-            else scores[order][-1] + 1e-6), 4)
+        ranked = scores[order]
+        if k == 0:
+            thresholds[expert] = 0.0
+        elif k == len(rows):  # all of them fall back: just above the highest
+            thresholds[expert] = float(np.nextafter(ranked[-1], np.inf))
+        else:  # between the k-th and the (k+1)-th lowest
+            thresholds[expert] = float((ranked[k - 1] + ranked[k]) / 2)
     return thresholds
 
 
