@@ -298,6 +298,14 @@ JsonOut = Annotated[Path | None, typer.Option("--json", help="Write the results 
 MarkdownOut = Annotated[Path | None, typer.Option(help="Write the Markdown table here.")]
 
 
+def _progress() -> Any:
+    """A progress bar on stderr: description, bar, done/total, elapsed time."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    return Progress("[progress.description]{task.description}", BarColumn(),
+                    MofNCompleteColumn(), TimeElapsedColumn(), console=err)
+
+
 def _write_results(document: dict[str, Any], table: str, json_path: Path | None,
                    markdown: Path | None, records: Path | None = None,
                    rows: list[Any] = ()) -> None:
@@ -385,8 +393,6 @@ def eval_planning(
     api_key_env: ApiKeyEnv = None,
 ) -> None:
     """Planning against gold decompositions: valid plans, count error, edge F1, parallelism."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
     from comp_llm_graph.eval_planning import (
         DATASETS,
         evaluate_planning,
@@ -406,9 +412,7 @@ def eval_planning(
             from comp_llm_graph.models import smollm2
 
             planner = smollm2(PLANNER_MAX_NEW_TOKENS, plan_grammar=grammar)
-        columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn())
-        with Progress(*columns, console=err) as bar:
+        with _progress() as bar:
             task = bar.add_task("planning", total=len(examples))
             results = evaluate_planning(planner, examples,
                                         context=Context(max_subqueries=max_subqueries),
@@ -452,8 +456,6 @@ def eval_e2e(
     api_key_env: ApiKeyEnv = None,
 ) -> None:
     """Whole pipeline: accuracy, wall time and tokens of each mode on the same questions."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
     from comp_llm_graph.eval_e2e import (
         E2E_MODES,
         e2e_markdown,
@@ -482,9 +484,7 @@ def eval_e2e(
         graph = build_graph(**_components(experts, cache_dir, router, planner_url,
                                           planner_model, api_key_env))
         total = sum(len(items) for items in sets.values()) * len(modes)
-        columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn())
-        with Progress(*columns, console=err) as bar:
+        with _progress() as bar:
             task = bar.add_task("e2e" + (" (after a warm-up run per mode)" if warmup else ""),
                                 total=total)
             results = asyncio.run(evaluate_e2e(
@@ -601,8 +601,6 @@ def bench(
     seed: Annotated[int, typer.Option(help="Seed of the random DAGs.")] = 0,
 ) -> None:
     """Measure the executor: scheduler suite, overhead, batching, real models."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
     from comp_llm_graph.bench import PARTS, run_bench
 
     chosen = list(parts or PARTS)
@@ -611,9 +609,7 @@ def bench(
         _fail(ValueError(f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}"))
     if dags < 1:
         _fail(ValueError(f"--dags must be at least 1; got {dags}"))
-    columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
-    with Progress(*columns, console=err) as bar:
+    with _progress() as bar:
 
         def progress(description: str, total: int):
             task = bar.add_task(description, total=total)
