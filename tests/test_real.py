@@ -215,7 +215,7 @@ def test_cli_route_prints_candidates_and_decision(tmp_path):
                            "Waterloo?"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "1. history" in proc.stdout
-    assert "-> history (best similarity)" in proc.stdout
+    assert "-> history (learned: best score)" in proc.stdout  # the router shipped with the pack
 
 
 def test_cli_reads_the_query_from_stdin_in_monolithic_mode(tmp_path):
