@@ -56,29 +56,37 @@ PlannerUrl = Annotated[str | None, typer.Option(
 PlannerModel = Annotated[str | None, typer.Option(help="Model name served at --planner-url.")]
 ApiKeyEnv = Annotated[str | None, typer.Option(
     help="Environment variable holding the endpoint's API key (default: none sent).")]
+MaxSubqueries = Annotated[int, typer.Option(help="Largest plan accepted.")]
+Seed = Annotated[int, typer.Option(help="Seed of the sample.")]
+RecordsOut = Annotated[Path | None, typer.Option(
+    help="Write one JSON line per question (the question, gold and what was predicted) here.")]
+
+
+def _server_models(planner_url: str | None, planner_model: str | None,
+                   api_key_env: str | None) -> dict[str, Any]:
+    """Planner and aggregator on an OpenAI-compatible server, or {} for the embedded ones."""
+    from comp_llm_graph.graph import AGGREGATOR_MAX_NEW_TOKENS, PLANNER_MAX_NEW_TOKENS
+
+    if (planner_url is None) != (planner_model is None):
+        raise CompLLMError("give both --planner-url and --planner-model (or neither).")
+    if not (planner_url and planner_model):
+        return {}
+    from comp_llm_graph.openai_compat import openai_chat_model
+
+    return {role: openai_chat_model(planner_url, planner_model, api_key_env=api_key_env,
+                                    max_tokens=tokens)
+            for role, tokens in (("planner", PLANNER_MAX_NEW_TOKENS),
+                                 ("aggregator", AGGREGATOR_MAX_NEW_TOKENS))}
 
 
 def _components(experts: list[Path] | None, cache_dir: Path | None, router: str,
                 planner_url: str | None, planner_model: str | None,
                 api_key_env: str | None) -> dict[str, Any]:
     """Planner, registry and aggregator: the embedded defaults or an OpenAI-compatible server."""
-    from comp_llm_graph.graph import (
-        AGGREGATOR_MAX_NEW_TOKENS,
-        PLANNER_MAX_NEW_TOKENS,
-        default_components,
-    )
+    from comp_llm_graph.graph import default_components
 
-    models: dict[str, Any] = {}
-    if (planner_url is None) != (planner_model is None):
-        raise CompLLMError("give both --planner-url and --planner-model (or neither).")
-    if planner_url and planner_model:
-        from comp_llm_graph.openai_compat import openai_chat_model
-
-        models = {role: openai_chat_model(planner_url, planner_model, api_key_env=api_key_env,
-                                          max_tokens=tokens)
-                  for role, tokens in (("planner", PLANNER_MAX_NEW_TOKENS),
-                                       ("aggregator", AGGREGATOR_MAX_NEW_TOKENS))}
-    components = default_components(**_registry_options(experts, cache_dir, router), **models)
+    components = default_components(**_registry_options(experts, cache_dir, router),
+                                    **_server_models(planner_url, planner_model, api_key_env))
     _check_router(components["registry"])
     return components
 
@@ -182,7 +190,7 @@ def ask(
     mode: Annotated[str, typer.Option(help=f"One of: {', '.join(MODES)}.")] = "comp",
     experts: ExpertFolders = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
-    max_subqueries: Annotated[int, typer.Option(help="Largest plan accepted.")] = 5,
+    max_subqueries: MaxSubqueries = 5,
     schedule: Annotated[
         str, typer.Option(help=f"One of: {', '.join(SCHEDULES)} (start as ready, or in rounds).")
     ] = "ready",
@@ -331,7 +339,7 @@ def eval_routing(
     sample: Annotated[
         int | None, typer.Option(help="Score a random sample of this many (default: all).")
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the sample.")] = 0,
+    seed: Seed = 0,
     json_path: JsonOut = None,
     markdown: MarkdownOut = None,
     experts: ExpertFolders = None,
@@ -380,14 +388,13 @@ def eval_planning(
         "--dataset", help="A gold set to score on (repeatable; default: musique, strategyqa, "
                           "break, gsm8k).")] = None,
     sample: Annotated[int, typer.Option(help="Questions per dataset (random, seeded).")] = 25,
-    seed: Annotated[int, typer.Option(help="Seed of the sample.")] = 0,
-    max_subqueries: Annotated[int, typer.Option(help="Largest plan accepted.")] = 5,
+    seed: Seed = 0,
+    max_subqueries: MaxSubqueries = 5,
     grammar: Annotated[bool, typer.Option(
         help="Constrain the embedded planner to valid plans (--no-grammar: free text).")] = True,
     json_path: JsonOut = None,
     markdown: MarkdownOut = None,
-    records: Annotated[Path | None, typer.Option(
-        help="Write one JSON line per question (gold, plan, matching) here.")] = None,
+    records: RecordsOut = None,
     planner_url: PlannerUrl = None,
     planner_model: PlannerModel = None,
     api_key_env: ApiKeyEnv = None,
@@ -404,10 +411,8 @@ def eval_planning(
         if sample < 1:
             raise CompLLMError(f"--sample must be at least 1; got {sample}")
         examples = gold_plans(data, tuple(dataset or DATASETS), sample=sample, seed=seed)
-        if planner_url or planner_model:
-            planner = _components(None, None, "similarity", planner_url, planner_model,
-                                  api_key_env)["planner"]
-        else:
+        planner = _server_models(planner_url, planner_model, api_key_env).get("planner")
+        if planner is None:
             from comp_llm_graph.graph import PLANNER_MAX_NEW_TOKENS
             from comp_llm_graph.models import smollm2
 
@@ -440,14 +445,13 @@ def eval_e2e(
     mode: Annotated[list[str] | None, typer.Option(
         "--mode", help="A mode to compare (repeatable; default: comp, monolithic, "
                        "sequential).")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the question sample.")] = 0,
-    max_subqueries: Annotated[int, typer.Option(help="Largest plan accepted.")] = 5,
+    seed: Seed = 0,
+    max_subqueries: MaxSubqueries = 5,
     warmup: Annotated[bool, typer.Option(
         help="Run the first question once per mode, unscored, before timing.")] = True,
     json_path: JsonOut = None,
     markdown: MarkdownOut = None,
-    records: Annotated[Path | None, typer.Option(
-        help="Write one JSON line per question (query, gold, each mode's answer) here.")] = None,
+    records: RecordsOut = None,
     experts: ExpertFolders = None,
     cache_dir: CacheDir = None,
     router: Router = "auto",

@@ -6,9 +6,11 @@ import asyncio
 import hashlib
 import math
 import re
+import subprocess
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 import chromadb
 import pytest
@@ -69,6 +71,16 @@ def slow_expert(name: str, seconds: float, calls: list[str] | None = None,
         return answer(payload) if answer else f"{name}: {payload['question']}"
 
     return RunnableLambda(lambda p: asyncio.run(run(p)), afunc=run, name=name)
+
+
+def stop_server(process: subprocess.Popen, log: IO) -> None:
+    """Stop a server started by a test (terminate, then kill after 20 s) and close its log."""
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
 
 
 def ephemeral_client() -> chromadb.ClientAPI:

@@ -24,7 +24,7 @@ from comp_llm_graph.experts import ExpertCard, ExpertRegistry, load_card, regist
 from comp_llm_graph.experts.backends import BACKEND_CHECKS, BACKENDS, build_expert, openai_options
 from comp_llm_graph.graph import default_components
 from comp_llm_graph.openai_compat import PLACEHOLDER_API_KEY, openai_chat_model
-from tests.conftest import CARDS, KeywordEmbeddings, ephemeral_client, planner
+from tests.conftest import CARDS, KeywordEmbeddings, ephemeral_client, planner, stop_server
 
 CARD = """\
 name: physics
@@ -224,12 +224,7 @@ def server(tmp_path_factory):
             time.sleep(0.5)
         yield Server(url, folder, log_path)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+        stop_server(process, log)
 
 
 @pytest.mark.real

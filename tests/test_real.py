@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from comp_llm_graph.experts import ExpertRegistry
-from tests.conftest import DATA
+from tests.conftest import DATA, stop_server
 
 pytestmark = pytest.mark.real
 REPO = Path(__file__).resolve().parents[1]
@@ -277,9 +277,4 @@ def test_langgraph_dev_serves_the_graph(tmp_path):
         assert state["plan"][0]["question"] == "What is the capital of Italy?"
         assert state["final_answer"].strip()
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
+        stop_server(server, log)

@@ -19,6 +19,7 @@ otherwise.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
 from collections.abc import Iterable, Sequence
@@ -280,7 +281,7 @@ class ExpertRegistry:
                                  or LearnedRouter.load(PACKAGED_ROUTERS, self.router_key))
             return self._learned or None
 
-    @property
+    @functools.cached_property
     def router_key(self) -> str:
         """Names the fitted router of exactly these cards (names and routing texts)."""
         from comp_llm_graph.experts.router import router_key
@@ -437,10 +438,10 @@ class ExpertRegistry:
                 fallback=below, method="learned", threshold=learned.thresholds.get(top, 0.0)))
         return routes
 
-    def _nearest(self, features: Any, n: int) -> dict[str, Any]:
+    def _nearest(self, features: Any, n: int, collection: Any = None) -> dict[str, Any]:
         from comp_llm_graph.experts.router import sentence_part
 
-        return self._examples_collection().query(
+        return (collection or self._examples_collection()).query(
             query_embeddings=sentence_part(features).tolist(), n_results=n,
             include=["metadatas", "distances", "documents"])
 
@@ -469,10 +470,7 @@ class ExpertRegistry:
             return routes  # no labelled questions stored (not fitted here): nothing to show
         if features is None:
             features = self.encoder()(list(questions))
-        from comp_llm_graph.experts.router import sentence_part
-
-        result = collection.query(query_embeddings=sentence_part(features).tolist(), n_results=3,
-                                  include=["metadatas", "distances", "documents"])
+        result = self._nearest(features, 3, collection)
         return [
             Route(**{**route.__dict__, "examples": [
                 (str(doc), str(meta["expert"]), round(1.0 - float(dist), 4))
