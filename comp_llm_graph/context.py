@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from comp_llm_graph import prompts
+from comp_llm_graph.prompts import AGGREGATOR_SYSTEM_PROMPT, PLANNER_SYSTEM_PROMPT
 
 __all__ = ["Context", "Mode", "MODES", "SCHEDULES", "Schedule"]
 
@@ -32,9 +32,9 @@ class Context:
     max_concurrency: int | None = None
     """Most sub-queries of this run executing at once (None: as many as are ready). Expert cards
     can set their own limit (`max_concurrency` in the card)."""
-    planner_prompt: str = prompts.PLANNER_SYSTEM_PROMPT
+    planner_prompt: str = PLANNER_SYSTEM_PROMPT
     """System prompt of the sub-query generator."""
-    aggregator_prompt: str = prompts.AGGREGATOR_SYSTEM_PROMPT
+    aggregator_prompt: str = AGGREGATOR_SYSTEM_PROMPT
     """System prompt of the response aggregator."""
 
     def __post_init__(self) -> None:

@@ -1,8 +1,18 @@
-"""The Comp-LLM graph: generate_subqueries -> execute_subquery (a Send per sub-query) -> aggregate.
+"""The Comp-LLM graph: sub-query generator -> executor branches -> response aggregator.
+
+    START -> generate_subqueries --dispatch--> execute_subquery (one Send per sub-query)
+                                               -> collect --dispatch--> ... -> aggregate -> END
+
+`dispatch` (`nodes/execute.py`) decides after planning and after every round of branches: in the
+default `schedule="ready"` it sends *every* sub-query of the plan in one step, before the answers
+it depends on exist; each branch then waits inside `execute_subquery` for its inputs and a slot
+(`comp_llm_graph.scheduler`), so a sub-query starts the moment its dependencies have answered
+instead of at the next LangGraph super-step. `decide` is the react baseline's planning step.
 
 `build_graph(planner=..., registry=..., aggregator=...)` wires the collaborators you pass in;
-`graph` is the same graph on the embedded defaults. Building it loads no model: the models and the
-routing index load on the first run.
+`builder(...)` returns the uncompiled `StateGraph`. `graph` is the same graph on the embedded
+defaults, built on first access (`comp_llm_graph.studio` re-exports it for `langgraph.json`);
+building it loads no model: the models and the routing index load on the first run.
 """
 
 from __future__ import annotations
@@ -24,10 +34,7 @@ from comp_llm_graph.nodes import (
 )
 from comp_llm_graph.state import InputState, State
 
-__all__ = ["build_graph", "builder", "default_components", "graph"]
-
-PLANNER_MAX_NEW_TOKENS = 320
-AGGREGATOR_MAX_NEW_TOKENS = 128
+__all__ = ["build_graph", "builder", "graph"]  # noqa: F822 - `graph` is built on first access
 
 
 def builder(*, planner: Runnable, registry: ExpertRegistry, aggregator: Runnable) -> StateGraph:
@@ -75,36 +82,16 @@ def build_graph(
     )
 
 
-def default_components(
-    *,
-    expert_folders: tuple[str, ...] | list[str] = (),
-    planner: Runnable | None = None,
-    aggregator: Runnable | None = None,
-    **registry_kwargs: Any,
-) -> dict[str, Any]:
-    """The embedded defaults: SmolLM2 planner (grammar-constrained) and aggregator, default pack.
-
-    Args:
-        expert_folders: Folders of expert cards added to (or replacing cards of) the default pack.
-        planner: Chat model to plan with instead of SmolLM2, e.g.
-            `openai_chat_model(base_url, model, max_tokens=PLANNER_MAX_NEW_TOKENS)`
-            (`comp_llm_graph.openai_compat`).
-        aggregator: Chat model to aggregate with instead of SmolLM2.
-        **registry_kwargs: Passed on to `ExpertRegistry.from_folders`.
-    """
-    from comp_llm_graph.models import smollm2
-
-    if planner is None:
-        planner = smollm2(PLANNER_MAX_NEW_TOKENS, plan_grammar=True)
-    if aggregator is None:
-        aggregator = smollm2(AGGREGATOR_MAX_NEW_TOKENS)
-    return {
-        "planner": planner,
-        "registry": ExpertRegistry.from_folders(expert_folders, **registry_kwargs),
-        "aggregator": aggregator,
-    }
+_default_graph: Any = None
 
 
-graph = build_graph(**default_components())
-"""The graph on the embedded defaults (what `langgraph.json` serves). Building it reads the card
-files only; the models and the routing index load on the first run."""
+def __getattr__(name: str) -> Any:
+    """`graph`: the graph on the embedded defaults, built on first access (reads the cards)."""
+    global _default_graph
+    if name != "graph":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if _default_graph is None:
+        from comp_llm_graph.defaults import default_components
+
+        _default_graph = build_graph(**default_components())
+    return _default_graph

@@ -1,20 +1,34 @@
 """Start-as-ready scheduling of sub-queries inside LangGraph, with resource limits.
 
-LangGraph super-steps are barriers: with one `Send` wave per round of ready sub-queries, a
-sub-query waits for the slowest branch of the wave before it. With `schedule="ready"` the executor
-sends every sub-query of the plan in one step; each branch then waits here, in-process, until the
-sub-queries it depends on have answered, and starts at once. Every sub-query remains its own
-`Send` branch with its own result write, so a checkpointer still saves each finished sub-query.
+Why branches are sent at once and wait. LangGraph super-steps are barriers: with one `Send`
+wave per round of ready sub-queries, a sub-query waits for the slowest branch of the wave before
+it (on A->C beside a slow B, C waits for B). So with `schedule="ready"`, `dispatch`
+(`nodes/execute.py`) sends *every* sub-query of the plan in one step, including those whose
+inputs do not exist yet. Each branch enters `Scheduler.slot`, which
 
-A branch may start when its dependencies have answered and two limits allow it: the run's
-`max_concurrency` (sub-queries of one run at once) and the expert's `max_concurrency` from its card
-(process-wide, shared by all runs). When several ready branches wait for a slot, the one with the
-longest remaining path through the plan goes first (path lengths are weighted by each expert's
-observed latency).
+1. attaches it to its run (`_Run`: the answers known so far, one `asyncio.Event` per sub-query),
+2. waits until every sub-query it depends on has answered (`Ticket.finish` of a sibling branch
+   records the answer and sets its event),
+3. waits for a slot (`_acquire`), then runs the expert and publishes its own answer.
 
-A run interrupted after some branches finished (a crash, a cancelled task) resumes from its
-checkpoint: LangGraph does not re-run branches whose results were saved, and the branches that
-do run read those results from the checkpoint's pending writes.
+The waiting happens in process memory, in the event loop running the step: all branches of a
+run share one `_Run`. Every sub-query is still its own `Send` branch with its own result write,
+so a checkpointer saves each finished sub-query as it finishes.
+
+How slots and limits interact. A branch may start when its dependencies have answered and two
+limits allow it: the run's `max_concurrency` (sub-queries of one run at once, `Context`) and the
+expert's `max_concurrency` from its card (process-wide, shared by all runs). `_grant` hands out
+free slots to the waiting branches in priority order: the branch with the longest remaining
+path through the plan goes first (path lengths weighted by each expert's observed latency).
+A branch whose inputs have just arrived, but which has not queued yet, holds its place, so a
+slot is not given to a lower-priority branch in the meantime. Grants are made on the next turn of
+the event loop, after every branch LangGraph started in the same step has queued.
+
+How resume works. A run interrupted after some branches finished (a crash, a cancelled task)
+resumes from its checkpoint: LangGraph does not re-run the branches whose results were saved,
+and the first branch of the resumed step seeds the run with those results, read from the
+step's pending writes (`comp_llm_graph._langgraph`), before any branch waits on them. A run is
+keyed by its token within its thread, and is forgotten by `close` at the step's join (`collect`).
 """
 
 from __future__ import annotations
@@ -27,6 +41,7 @@ from collections.abc import AsyncIterator, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from comp_llm_graph._langgraph import step_pending_writes
 from comp_llm_graph.state import SubAnswer, SubQuery
 
 __all__ = ["SCHEDULER", "Scheduler", "Ticket", "critical_path", "remaining_path",
@@ -320,34 +335,11 @@ async def saved_answers(config: Mapping[str, Any] | None) -> dict[str, SubAnswer
     """Answers that earlier attempts of the current step saved to the checkpointer.
 
     When a step is resumed, LangGraph skips the branches whose writes were saved; their answers
-    are in the step's checkpoint as pending writes to the `answers` channel. Reads LangGraph's
-    per-task config (the checkpointer and the id of the step's checkpoint).
+    are in the step's checkpoint as pending writes to the `answers` channel.
     """
-    from langgraph._internal._constants import (
-        CONFIG_KEY_CHECKPOINT_MAP,
-        CONFIG_KEY_CHECKPOINT_NS,
-        CONFIG_KEY_CHECKPOINTER,
-        NS_SEP,
-    )
-
-    configurable = (config or {}).get("configurable") or {}
-    checkpointer = configurable.get(CONFIG_KEY_CHECKPOINTER)
-    thread_id = configurable.get("thread_id")
-    if checkpointer is None or thread_id is None:
-        return {}
-    parent_ns = str(configurable.get(CONFIG_KEY_CHECKPOINT_NS, "")).rpartition(NS_SEP)[0]
-    checkpoint_id = (configurable.get(CONFIG_KEY_CHECKPOINT_MAP) or {}).get(parent_ns)
-    if checkpoint_id is None:
-        return {}
-    target = {"configurable": {"thread_id": thread_id, "checkpoint_ns": parent_ns,
-                               "checkpoint_id": checkpoint_id}}
-    try:
-        saved = await checkpointer.aget_tuple(target)
-    except NotImplementedError:  # a sync-only checkpointer
-        saved = await asyncio.to_thread(checkpointer.get_tuple, target)
     answers: dict[str, SubAnswer] = {}
-    for _task, channel, value in (saved.pending_writes or []) if saved else []:
-        if channel == "answers" and isinstance(value, dict):
+    for value in await step_pending_writes(config, "answers"):
+        if isinstance(value, dict):
             answers.update(value)
     return answers
 

@@ -14,7 +14,7 @@ options: {base_url: http://127.0.0.1:8000/v1, model: Qwen/Qwen2.5-7B-Instruct,
           api_key_env: MY_SERVER_KEY, max_tokens: 256, temperature: 0}
 ```
 
-(`comp_llm_graph.openai_compat.OpenAIOptions` lists the options; it needs
+(`comp_llm_graph.runtimes.openai_compat.OpenAIOptions` lists the options; it needs
 `pip install 'comp-llm-graph[openai]'`).
 """
 
@@ -29,8 +29,12 @@ from pydantic import ValidationError
 
 from comp_llm_graph.errors import ExpertCardError, ModelNotInstalledError
 from comp_llm_graph.experts.cards import ExpertCard
-from comp_llm_graph.openai_compat import INSTALL_HINT, OpenAIOptions, langchain_openai_installed
 from comp_llm_graph.prompts import EXPERT_USER_PROMPT
+from comp_llm_graph.runtimes.openai_compat import (
+    INSTALL_HINT,
+    OpenAIOptions,
+    langchain_openai_installed,
+)
 
 __all__ = [
     "BACKENDS",
@@ -60,7 +64,7 @@ def llm_expert(card: ExpertCard, chat_model: Runnable) -> Runnable:
 
 
 def _smollm2(card: ExpertCard) -> Runnable:
-    from comp_llm_graph.models import smollm2
+    from comp_llm_graph.runtimes.local import smollm2
 
     max_new_tokens = int(card.options.get("max_new_tokens", DEFAULT_MAX_NEW_TOKENS))
     return llm_expert(card, smollm2(max_new_tokens))

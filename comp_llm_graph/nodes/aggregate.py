@@ -15,8 +15,7 @@ from langchain_core.runnables import Runnable
 from langgraph.runtime import Runtime
 
 from comp_llm_graph.context import Context
-from comp_llm_graph.nodes.execute import answer_block
-from comp_llm_graph.nodes.generate_subqueries import output_tokens
+from comp_llm_graph.nodes.common import answer_block, output_tokens, text_of
 from comp_llm_graph.prompts import AGGREGATOR_USER_PROMPT
 from comp_llm_graph.state import Aggregation, State, SubAnswer
 
@@ -72,7 +71,7 @@ def make_aggregate(aggregator: Runnable):
             tokens: int | None = None
             try:
                 output = await aggregator.ainvoke(messages)
-                final = str(getattr(output, "content", output)).strip()
+                final = text_of(output).strip()
                 tokens = output_tokens(output)
                 if not final:
                     reason = "the aggregator returned an empty answer"

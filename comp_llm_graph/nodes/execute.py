@@ -21,12 +21,12 @@ from langgraph.types import Send
 
 from comp_llm_graph.context import Context
 from comp_llm_graph.experts.registry import ExpertRegistry
+from comp_llm_graph.nodes.common import answer_block, output_tokens, text_of
 from comp_llm_graph.plan import substitute_references
 from comp_llm_graph.scheduler import SCHEDULER
 from comp_llm_graph.state import Branch, State, SubAnswer, SubQuery
 
 __all__ = [
-    "answer_block",
     "collect",
     "dispatch",
     "expert_input",
@@ -90,12 +90,6 @@ def short_answer(answer: str) -> str:
     return first[:SHORT_ANSWER_CHARS].rstrip() + "..."
 
 
-def answer_block(answer: SubAnswer) -> str:
-    """A sub-answer as shown to later experts and the aggregator: `[id] question` / `=> answer`."""
-    text = answer["answer"].strip() or f"(no answer: {answer['error']})"
-    return f"[{answer['id']}] {answer['question']}\n=> {text}"
-
-
 def expert_input(sub: SubQuery, dependencies: dict[str, SubAnswer]) -> dict[str, str]:
     """The expert's input: the question with references substituted, and earlier answers."""
     question = substitute_references(
@@ -109,14 +103,11 @@ def expert_input(sub: SubQuery, dependencies: dict[str, SubAnswer]) -> dict[str,
 
 
 def _answer_text(output: Any) -> tuple[str, int | None]:
-    usage = getattr(output, "usage_metadata", None)
-    tokens = usage.get("output_tokens") if usage else None
+    """The answer text of an expert's output (a message, a string, or `{"answer": ...}`)."""
+    tokens = output_tokens(output)
     if isinstance(output, dict) and "answer" in output:
         output = output["answer"]
-    content = getattr(output, "content", output)
-    if isinstance(content, list):
-        content = "".join(b.get("text", "") if isinstance(b, dict) else str(b) for b in content)
-    return str(content).strip(), tokens
+    return text_of(output).strip(), tokens
 
 
 def make_execute_subquery(registry: ExpertRegistry):

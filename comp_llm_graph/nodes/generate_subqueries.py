@@ -19,18 +19,13 @@ from langgraph.types import Overwrite
 
 from comp_llm_graph.context import Context
 from comp_llm_graph.errors import PlanError, validate_query
-from comp_llm_graph.experts.registry import ExpertRegistry, Route
+from comp_llm_graph.experts.registry import ExpertRegistry
+from comp_llm_graph.nodes.common import output_tokens, routed_sub_query, text_of
 from comp_llm_graph.plan import PlannedSubQuery, parse_plan, repair_plan
 from comp_llm_graph.prompts import PLANNER_EXAMPLES, REPLAN_PROMPT
 from comp_llm_graph.state import PlanAttempt, Planning, State, SubQuery
 
-__all__ = [
-    "make_generate_subqueries",
-    "make_plan",
-    "output_tokens",
-    "planner_messages",
-    "sub_query",
-]
+__all__ = ["make_generate_subqueries", "make_plan", "planner_messages"]
 
 
 def planner_messages(query: str, context: Context) -> list[BaseMessage]:
@@ -42,33 +37,6 @@ def planner_messages(query: str, context: Context) -> list[BaseMessage]:
         messages += [HumanMessage(question), AIMessage(plan)]
     messages.append(HumanMessage(query))
     return messages
-
-
-def text_of(message: Any) -> str:
-    content = getattr(message, "content", message)
-    if isinstance(content, list):  # content blocks
-        return "".join(b.get("text", "") if isinstance(b, dict) else str(b) for b in content)
-    return str(content)
-
-
-def output_tokens(message: Any) -> int | None:
-    """Tokens a chat model generated for `message`, if its `usage_metadata` says."""
-    usage = getattr(message, "usage_metadata", None)
-    tokens = usage.get("output_tokens") if usage else None
-    return int(tokens) if tokens is not None else None
-
-
-def sub_query(planned: PlannedSubQuery, route: Route) -> SubQuery:
-    """A planned sub-query with its routing decision."""
-    return SubQuery(
-        id=planned.id,
-        question=planned.question,
-        depends_on=list(planned.depends_on),
-        expert=route.expert,
-        score=route.score,
-        candidates=[{"expert": name, "score": score} for name, score in route.candidates],
-        routed_by="fallback" if route.fallback else route.method,
-    )
 
 
 async def make_plan(
@@ -138,7 +106,7 @@ def make_generate_subqueries(planner: Runnable, registry: ExpertRegistry):
 
         planned, planning = await make_plan(planner, query, context)
         routes = await asyncio.to_thread(registry.route, [p.question for p in planned])
-        plan = [sub_query(p, r) for p, r in zip(planned, routes, strict=True)]
+        plan = [routed_sub_query(p, r) for p, r in zip(planned, routes, strict=True)]
         return _update(query, context, started, plan, planning)
 
     return generate_subqueries

@@ -17,8 +17,7 @@ from langgraph.runtime import Runtime
 
 from comp_llm_graph.context import Context
 from comp_llm_graph.experts.registry import ExpertRegistry
-from comp_llm_graph.nodes.execute import answer_block
-from comp_llm_graph.nodes.generate_subqueries import sub_query, text_of
+from comp_llm_graph.nodes.common import answer_block, routed_sub_query, text_of
 from comp_llm_graph.plan import PlannedSubQuery, json_values
 from comp_llm_graph.prompts import REACT_GRAMMAR, REACT_SYSTEM_PROMPT, REACT_USER_PROMPT
 from comp_llm_graph.state import PlanAttempt, State
@@ -76,7 +75,7 @@ def make_decide(planner: Runnable, registry: ExpertRegistry):
         planned = PlannedSubQuery(id=f"q{len(plan) + 1}", question=question,
                                   depends_on=[s["id"] for s in plan])
         route = (await asyncio.to_thread(registry.route, [question]))[0]
-        return {"plan": [*plan, sub_query(planned, route)], "planning": planning,
+        return {"plan": [*plan, routed_sub_query(planned, route)], "planning": planning,
                 "timings": timings,
                 "react_finished": len(plan) + 1 >= context.max_subqueries}
 

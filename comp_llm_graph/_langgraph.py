@@ -1,0 +1,60 @@
+"""The one place that reads LangGraph internals: results saved by an interrupted step.
+
+When a step is resumed from a checkpoint, LangGraph re-runs only the branches whose writes were
+not saved; the saved ones sit in the step's checkpoint as *pending writes*. A resumed branch that
+waits for a sibling's answer (start-as-ready scheduling) must read it there. LangGraph has no
+public API for "the pending writes of the step I am running in", so this module relies on:
+
+- `langgraph._internal._constants.CONFIG_KEY_CHECKPOINTER`: the checkpointer, in a task's
+  `configurable`;
+- `CONFIG_KEY_CHECKPOINT_NS` / `NS_SEP`: the task's namespace (`node:task_id`), whose parent
+  names the graph the step belongs to;
+- `CONFIG_KEY_CHECKPOINT_MAP`: namespace -> id of the checkpoint the step started from.
+
+Tested by `tests/unit/test_langgraph_internals.py`, which fails loudly if an upgrade of LangGraph
+moves or renames any of these.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+from langgraph._internal._constants import (
+    CONFIG_KEY_CHECKPOINT_MAP,
+    CONFIG_KEY_CHECKPOINT_NS,
+    CONFIG_KEY_CHECKPOINTER,
+    NS_SEP,
+)
+
+__all__ = ["step_pending_writes"]
+
+
+async def step_pending_writes(config: Mapping[str, Any] | None, channel: str) -> list[Any]:
+    """Values that earlier attempts of the current step wrote to `channel` and that were saved.
+
+    Args:
+        config: A task's config, as LangGraph passes it to a node.
+        channel: The state key.
+
+    Returns:
+        The saved values in write order; empty without a checkpointer, thread or saved step.
+    """
+    configurable = (config or {}).get("configurable") or {}
+    checkpointer = configurable.get(CONFIG_KEY_CHECKPOINTER)
+    thread_id = configurable.get("thread_id")
+    if checkpointer is None or thread_id is None:
+        return []
+    parent_ns = str(configurable.get(CONFIG_KEY_CHECKPOINT_NS, "")).rpartition(NS_SEP)[0]
+    checkpoint_id = (configurable.get(CONFIG_KEY_CHECKPOINT_MAP) or {}).get(parent_ns)
+    if checkpoint_id is None:
+        return []
+    target = {"configurable": {"thread_id": thread_id, "checkpoint_ns": parent_ns,
+                               "checkpoint_id": checkpoint_id}}
+    try:
+        saved = await checkpointer.aget_tuple(target)
+    except NotImplementedError:  # a sync-only checkpointer
+        saved = await asyncio.to_thread(checkpointer.get_tuple, target)
+    return [value for _task, name, value in (saved.pending_writes or []) if name == channel] if (
+        saved) else []

@@ -1,0 +1,38 @@
+"""The `comp-llm` command line: ask a question; see the plan, the sub-answers, the final answer.
+
+One module per command group (`ask`, `route`, `experts`, `evaluate`, `bench`), on top of the
+shared `options` and `render`; this package only assembles them into the root `app`.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from comp_llm_graph.cli import ask, bench, evaluate, experts, route
+from comp_llm_graph.cli.render import result_document
+
+__all__ = ["app", "main", "result_document"]
+
+app = typer.Typer(
+    name="comp-llm",
+    help="Answer composite questions by composing small expert models (Comp-LLM on LangGraph).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+app.command()(ask.ask)
+app.command()(route.route)
+app.add_typer(evaluate.eval_app, name="eval")
+app.add_typer(experts.experts_app, name="experts")
+app.command()(bench.bench)
+
+
+@app.callback()
+def _root() -> None:
+    """Comp-LLM: decompose, route, execute in parallel, aggregate."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

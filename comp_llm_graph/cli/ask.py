@@ -1,0 +1,80 @@
+"""`comp-llm ask`: answer one question and show the plan, the sub-answers and the final answer."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from typing import Annotated
+
+import typer
+
+from comp_llm_graph.cli.options import (
+    ApiKeyEnv,
+    CacheDir,
+    ExpertFolders,
+    MaxSubqueries,
+    PlannerModel,
+    PlannerUrl,
+    Router,
+    build_components,
+)
+from comp_llm_graph.cli.render import err, fail, print_human, result_document
+from comp_llm_graph.context import MODES, SCHEDULES, Context
+from comp_llm_graph.errors import CompLLMError, validate_query
+
+
+def read_query(query: str) -> str:
+    """QUERY validated, read from standard input when it is '-'."""
+    if query == "-":
+        query = sys.stdin.read()
+    return validate_query(query)
+
+
+def ask(
+    query: Annotated[str, typer.Argument(help="The question; '-' reads it from standard input.")],
+    mode: Annotated[str, typer.Option(help=f"One of: {', '.join(MODES)}.")] = "comp",
+    experts: ExpertFolders = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    max_subqueries: MaxSubqueries = 5,
+    schedule: Annotated[
+        str, typer.Option(help=f"One of: {', '.join(SCHEDULES)} (start as ready, or in rounds).")
+    ] = "ready",
+    max_concurrency: Annotated[
+        int | None, typer.Option(help="Most sub-queries running at once (default: no limit).")
+    ] = None,
+    batch_size: Annotated[
+        int, typer.Option(help="Most concurrent calls on one local model per batch (1: none).")
+    ] = 8,
+    memory_budget: Annotated[
+        str | None, typer.Option(help="Memory for resident local models, e.g. 2GiB.")
+    ] = None,
+    cache_dir: CacheDir = None,
+    router: Router = "auto",
+    planner_url: PlannerUrl = None,
+    planner_model: PlannerModel = None,
+    api_key_env: ApiKeyEnv = None,
+) -> None:
+    """Answer QUERY: print the plan, each sub-answer with its time, and the final answer."""
+    try:
+        text = read_query(query)
+        context = Context(mode=mode, max_subqueries=max_subqueries,  # type: ignore[arg-type]
+                          schedule=schedule, max_concurrency=max_concurrency)  # type: ignore[arg-type]
+        from comp_llm_graph.graph import build_graph
+        from comp_llm_graph.runtimes.local import configure
+
+        configure(memory_budget=memory_budget, max_batch_size=batch_size)
+        graph = build_graph(**build_components(experts, cache_dir, router, planner_url,
+                                               planner_model, api_key_env))
+        started = time.time()
+        with err.status("Answering (models load on first use)...", spinner="dots"):
+            state = asyncio.run(graph.ainvoke({"query": text}, context=context))
+    except (CompLLMError, ValueError) as exc:
+        fail(exc)
+    doc = result_document(state)
+    doc["timings"]["wall"] = round(time.time() - started, 4)
+    if as_json:
+        print(json.dumps(doc, indent=2, ensure_ascii=False))
+    else:
+        print_human(doc)

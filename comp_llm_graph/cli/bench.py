@@ -1,0 +1,51 @@
+"""`comp-llm bench`: measure the executor (scheduler suite, overhead, batching, real models)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from comp_llm_graph.cli.render import fail, out, print_bench, progress_bar
+
+
+def bench(
+    parts: Annotated[
+        list[str] | None,
+        typer.Argument(help="Any of: scheduler, overhead, batching, models (default: all)."),
+    ] = None,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the results as JSON here.")
+    ] = None,
+    timeline: Annotated[
+        Path, typer.Option(help="Gantt chart (PNG) of one run: the models part's if it ran.")
+    ] = Path("bench-timeline.png"),
+    dags: Annotated[int, typer.Option(help="Random DAGs in the scheduler suite.")] = 30,
+    seed: Annotated[int, typer.Option(help="Seed of the random DAGs.")] = 0,
+) -> None:
+    """Measure the executor: scheduler suite, overhead, batching, real models."""
+    from comp_llm_graph.evaluation.bench import PARTS, run_bench
+
+    chosen = list(parts or PARTS)
+    unknown = [p for p in chosen if p not in PARTS]
+    if unknown:
+        fail(ValueError(f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}"))
+    if dags < 1:
+        fail(ValueError(f"--dags must be at least 1; got {dags}"))
+    with progress_bar() as bar:
+
+        def progress(description: str, total: int):
+            task = bar.add_task(description, total=total)
+            return lambda: bar.advance(task)
+
+        results = asyncio.run(run_bench(chosen, n_dags=dags, seed=seed, timeline=timeline,
+                                        progress=progress))
+    print_bench(results)
+    if json_path:
+        json_path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+        out.print(f"[dim]results: {json_path}[/dim]")
+    if "timeline" in results:
+        out.print(f"[dim]timeline: {results['timeline']}[/dim]")

@@ -1,0 +1,198 @@
+"""`comp-llm eval`: score routing, planning or the whole pipeline on public data."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from comp_llm_graph.cli.options import (
+    ApiKeyEnv,
+    CacheDir,
+    ExpertFolders,
+    JsonOut,
+    MarkdownOut,
+    MaxSubqueries,
+    PlannerModel,
+    PlannerUrl,
+    RecordsOut,
+    Router,
+    Seed,
+    build_components,
+    build_registry,
+    server_models,
+)
+from comp_llm_graph.cli.render import err, fail, progress_bar, write_results
+from comp_llm_graph.context import Context
+from comp_llm_graph.errors import CompLLMError
+
+eval_app = typer.Typer(help="Evaluate routing, planning or the whole pipeline on public data.",
+                       no_args_is_help=True)
+
+
+@eval_app.command("routing")
+def eval_routing(
+    data: Annotated[
+        Path, typer.Option(help="An MMLU folder, or a .csv/.jsonl file of question, expert.")
+    ],
+    split: Annotated[str, typer.Option(help="MMLU split to score on: dev, val or test.")] = "test",
+    sample: Annotated[
+        int | None, typer.Option(help="Score a random sample of this many (default: all).")
+    ] = None,
+    seed: Seed = 0,
+    json_path: JsonOut = None,
+    markdown: MarkdownOut = None,
+    experts: ExpertFolders = None,
+    cache_dir: CacheDir = None,
+    router: Router = "auto",
+) -> None:
+    """Routing on labelled questions: top-1, top-3, macro-F1, confusion, routes/s."""
+    from rich.progress import Progress
+
+    from comp_llm_graph.evaluation.data import labelled_questions
+    from comp_llm_graph.evaluation.routing import evaluate_routing, routing_markdown
+
+    try:
+        if split not in ("dev", "val", "test"):
+            raise CompLLMError(f"--split must be dev, val or test; got {split!r}")
+        if sample is not None and sample < 1:
+            raise CompLLMError(f"--sample must be at least 1; got {sample}")
+        rows = labelled_questions(data, splits=[split], sample=sample, seed=seed)
+        if not rows:
+            raise CompLLMError(f"{data}: no labelled questions found")
+        registry = build_registry(experts, cache_dir, router)
+        unknown = sorted({row.expert for row in rows} - set(registry.cards))
+        if unknown:
+            raise CompLLMError(
+                f"labels name experts that are not in the registry: {', '.join(unknown[:10])}; "
+                "add cards for them (--experts DIR) or relabel the data.")
+        with Progress(console=err) as bar:
+            task = bar.add_task(f"routing ({registry.method})", total=len(rows))
+            results = evaluate_routing(registry, rows,
+                                       progress=lambda n: bar.advance(task, n))
+    except (CompLLMError, ValueError) as exc:
+        fail(exc)
+    results["router"] = registry.method
+    document = {"routing": {f"{Path(data).name}_{split}": results, "routes_per_s":
+                            results["routes_per_s"], "router": registry.method}}
+    table = routing_markdown(results, f"Routing ({registry.method}) on {Path(data).name} "
+                                      f"{split} ({len(rows)} questions, seed {seed})")
+    write_results(document, table, json_path, markdown)
+
+
+@eval_app.command("planning")
+def eval_planning(
+    data: Annotated[Path, typer.Option(
+        help="The data folder holding musique/, strategyqa/, break/, gsm8k/.")],
+    dataset: Annotated[list[str] | None, typer.Option(
+        "--dataset", help="A gold set to score on (repeatable; default: musique, strategyqa, "
+                          "break, gsm8k).")] = None,
+    sample: Annotated[int, typer.Option(help="Questions per dataset (random, seeded).")] = 25,
+    seed: Seed = 0,
+    max_subqueries: MaxSubqueries = 5,
+    grammar: Annotated[bool, typer.Option(
+        help="Constrain the embedded planner to valid plans (--no-grammar: free text).")] = True,
+    json_path: JsonOut = None,
+    markdown: MarkdownOut = None,
+    records: RecordsOut = None,
+    planner_url: PlannerUrl = None,
+    planner_model: PlannerModel = None,
+    api_key_env: ApiKeyEnv = None,
+) -> None:
+    """Planning against gold decompositions: valid plans, count error, edge F1, parallelism."""
+    from comp_llm_graph.evaluation.planning import evaluate_planning, planning_markdown
+    from comp_llm_graph.evaluation.planning_gold import DATASETS, gold_plans
+
+    try:
+        if sample < 1:
+            raise CompLLMError(f"--sample must be at least 1; got {sample}")
+        examples = gold_plans(data, tuple(dataset or DATASETS), sample=sample, seed=seed)
+        planner = server_models(planner_url, planner_model, api_key_env).get("planner")
+        if planner is None:
+            from comp_llm_graph.defaults import PLANNER_MAX_NEW_TOKENS
+            from comp_llm_graph.runtimes.local import smollm2
+
+            planner = smollm2(PLANNER_MAX_NEW_TOKENS, plan_grammar=grammar)
+        with progress_bar() as bar:
+            task = bar.add_task("planning", total=len(examples))
+            results = evaluate_planning(planner, examples,
+                                        context=Context(max_subqueries=max_subqueries),
+                                        keep_examples=records is not None,
+                                        progress=lambda n: bar.advance(task, n))
+    except (CompLLMError, ValueError) as exc:
+        fail(exc)
+    per_question = results.pop("examples", [])
+    title = (f"Planning ({len(examples)} questions: {sample} per dataset, seed {seed})")
+    write_results({"planning": results}, planning_markdown(results, title), json_path,
+                  markdown, records, per_question)
+
+
+@eval_app.command("e2e")
+def eval_e2e(
+    data: Annotated[Path, typer.Option(
+        help="The data folder holding mmlu/ and musique/ (or 2wikimultihopqa/, hotpotqa/).")],
+    pairs: Annotated[int, typer.Option(help="MMLU test pairs (two domains in one query).")] = 10,
+    multihop: Annotated[int, typer.Option(help="Multi-hop questions with gold answers.")] = 10,
+    multihop_set: Annotated[str, typer.Option(help="musique, 2wiki or hotpotqa (dev).")] = (
+        "musique"),
+    context: Annotated[str, typer.Option(
+        help="Multi-hop paragraphs in the query: none (closed-book), supporting or all "
+             "(musique/hotpotqa train files only).")] = "none",
+    mode: Annotated[list[str] | None, typer.Option(
+        "--mode", help="A mode to compare (repeatable; default: comp, monolithic, "
+                       "sequential).")] = None,
+    seed: Seed = 0,
+    max_subqueries: MaxSubqueries = 5,
+    warmup: Annotated[bool, typer.Option(
+        help="Run the first question once per mode, unscored, before timing.")] = True,
+    json_path: JsonOut = None,
+    markdown: MarkdownOut = None,
+    records: RecordsOut = None,
+    experts: ExpertFolders = None,
+    cache_dir: CacheDir = None,
+    router: Router = "auto",
+    planner_url: PlannerUrl = None,
+    planner_model: PlannerModel = None,
+    api_key_env: ApiKeyEnv = None,
+) -> None:
+    """Whole pipeline: accuracy, wall time and tokens of each mode on the same questions."""
+    from comp_llm_graph.evaluation.e2e import (
+        E2E_MODES,
+        e2e_markdown,
+        e2e_records,
+        e2e_summary,
+        evaluate_e2e,
+    )
+    from comp_llm_graph.evaluation.e2e_data import mmlu_pairs, multihop_path, multihop_questions
+    from comp_llm_graph.graph import build_graph
+
+    modes = list(mode or E2E_MODES)
+    try:
+        for name in modes:
+            Context(mode=name)  # type: ignore[arg-type]
+        if pairs < 0 or multihop < 0 or pairs + multihop == 0:
+            raise CompLLMError("--pairs and --multihop must be >= 0 and not both 0.")
+        sets: dict[str, Any] = {}
+        if pairs:
+            sets["mmlu_pairs"] = mmlu_pairs(data / "mmlu", pairs, seed=seed)
+        if multihop:
+            sets[multihop_set] = multihop_questions(
+                multihop_path(data, multihop_set, context=context),  # type: ignore[arg-type]
+                multihop, seed=seed, context=context)  # type: ignore[arg-type]
+        graph = build_graph(**build_components(experts, cache_dir, router, planner_url,
+                                               planner_model, api_key_env))
+        total = sum(len(items) for items in sets.values()) * len(modes)
+        with progress_bar() as bar:
+            task = bar.add_task("e2e" + (" (after a warm-up run per mode)" if warmup else ""),
+                                total=total)
+            results = asyncio.run(evaluate_e2e(
+                graph, sets, modes=modes, context={"max_subqueries": max_subqueries},
+                warmup=warmup, progress=lambda n: bar.advance(task, n)))
+    except (CompLLMError, ValueError) as exc:
+        fail(exc)
+    title = (f"End to end ({', '.join(f'{len(v)} {k}' for k, v in sets.items())}, "
+             f"seed {seed})")
+    write_results({"e2e": e2e_summary(results)}, e2e_markdown(results, title), json_path,
+                  markdown, records, e2e_records(results))

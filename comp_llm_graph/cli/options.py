@@ -1,0 +1,89 @@
+"""Options shared by several commands, and the components they build from them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from comp_llm_graph.errors import CompLLMError
+
+ExpertFolders = Annotated[
+    list[Path] | None,
+    typer.Option("--experts", help="A folder of your own expert cards (repeatable)."),
+]
+CacheDir = Annotated[Path | None, typer.Option(help="Folder of the persistent routing index.")]
+Router = Annotated[str, typer.Option(
+    help="auto (learned if `experts fit` was run, else similarity), similarity, learned or "
+         "examples.")]
+PlannerUrl = Annotated[str | None, typer.Option(
+    help="Plan and aggregate on an OpenAI-compatible endpoint (e.g. http://127.0.0.1:8000/v1) "
+         "instead of the embedded SmolLM2.")]
+PlannerModel = Annotated[str | None, typer.Option(help="Model name served at --planner-url.")]
+ApiKeyEnv = Annotated[str | None, typer.Option(
+    help="Environment variable holding the endpoint's API key (default: none sent).")]
+MaxSubqueries = Annotated[int, typer.Option(help="Largest plan accepted.")]
+Seed = Annotated[int, typer.Option(help="Seed of the sample.")]
+RecordsOut = Annotated[Path | None, typer.Option(
+    help="Write one JSON line per question (the question, gold and what was predicted) here.")]
+JsonOut = Annotated[Path | None, typer.Option("--json", help="Write the results as JSON here.")]
+MarkdownOut = Annotated[Path | None, typer.Option(help="Write the Markdown table here.")]
+
+
+def _registry_options(experts: list[Path] | None, cache_dir: Path | None,
+                      router: str = "auto") -> dict[str, Any]:
+    """`ExpertRegistry.from_folders` / `default_components` arguments from the CLI options."""
+    options: dict[str, Any] = {"expert_folders": [str(p) for p in experts or []],
+                               "router": router}
+    if cache_dir:
+        options["persist_directory"] = cache_dir
+    return options
+
+
+def server_models(planner_url: str | None, planner_model: str | None,
+                  api_key_env: str | None) -> dict[str, Any]:
+    """Planner and aggregator on an OpenAI-compatible server, or {} for the embedded ones."""
+    from comp_llm_graph.defaults import AGGREGATOR_MAX_NEW_TOKENS, PLANNER_MAX_NEW_TOKENS
+
+    if (planner_url is None) != (planner_model is None):
+        raise CompLLMError("give both --planner-url and --planner-model (or neither).")
+    if not (planner_url and planner_model):
+        return {}
+    from comp_llm_graph.runtimes.openai_compat import openai_chat_model
+
+    return {role: openai_chat_model(planner_url, planner_model, api_key_env=api_key_env,
+                                    max_tokens=tokens)
+            for role, tokens in (("planner", PLANNER_MAX_NEW_TOKENS),
+                                 ("aggregator", AGGREGATOR_MAX_NEW_TOKENS))}
+
+
+def build_components(experts: list[Path] | None, cache_dir: Path | None, router: str,
+                     planner_url: str | None, planner_model: str | None,
+                     api_key_env: str | None) -> dict[str, Any]:
+    """Planner, registry and aggregator: the embedded defaults or an OpenAI-compatible server."""
+    from comp_llm_graph.defaults import default_components
+
+    components = default_components(**_registry_options(experts, cache_dir, router),
+                                    **server_models(planner_url, planner_model, api_key_env))
+    _check_router(components["registry"])
+    return components
+
+
+def build_registry(experts: list[Path] | None, cache_dir: Path | None,
+                   router: str = "auto") -> Any:
+    """The expert registry of `--experts` / `--cache-dir` / `--router`, checked for use."""
+    from comp_llm_graph.experts.registry import ExpertRegistry
+
+    options = _registry_options(experts, cache_dir, router)
+    registry = ExpertRegistry.from_folders(options.pop("expert_folders"), **options)
+    _check_router(registry)
+    return registry
+
+
+def _check_router(registry: Any) -> None:
+    """Fail before any run when `--router learned|examples` has nothing fitted to use."""
+    if registry.router in ("learned", "examples") and registry.learned_router() is None:
+        raise CompLLMError(
+            f"--router {registry.router} needs a router fitted for these experts; run "
+            "`comp-llm experts fit --data DIR` (with the same --experts) first.")

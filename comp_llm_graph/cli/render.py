@@ -1,0 +1,174 @@
+"""The output side of the CLI: consoles, errors, progress bars, result documents and tables."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from comp_llm_graph.errors import CompLLMError
+
+out = Console()
+err = Console(stderr=True, soft_wrap=True)
+
+
+def fail(exc: Exception) -> NoReturn:
+    """Print `error: <exc>` on stderr and exit with status 2."""
+    message = Text("error: ", style="red")
+    message.append(str(exc))
+    err.print(message)
+    raise typer.Exit(2)
+
+
+def progress_bar() -> Any:
+    """A progress bar on stderr: description, bar, done/total, elapsed time."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    return Progress("[progress.description]{task.description}", BarColumn(),
+                    MofNCompleteColumn(), TimeElapsedColumn(), console=err)
+
+
+def write_results(document: dict[str, Any], table: str, json_path: Path | None,
+                  markdown: Path | None, records: Path | None = None,
+                  rows: list[Any] = ()) -> None:
+    """Print TABLE; write DOCUMENT as JSON, TABLE as Markdown and ROWS as JSON lines if asked."""
+    out.print(table, markup=False)
+    try:
+        if json_path:
+            json_path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        if markdown:
+            markdown.write_text(table)
+        if records:
+            records.write_text("".join(json.dumps(row, ensure_ascii=False, default=str) + "\n"
+                                       for row in rows))
+    except OSError as exc:
+        fail(CompLLMError(f"cannot write the results: {exc}"))
+
+
+def result_document(state: dict[str, Any]) -> dict[str, Any]:
+    """The JSON document `ask --json` prints: plan, answers, final answer, timings."""
+    started = state.get("run_started", 0.0)
+    answers = state.get("answers") or {}
+    return {
+        "query": state["query"],
+        "mode": state.get("mode"),
+        "plan": [
+            {key: sub[key] for key in
+             ("id", "question", "depends_on", "expert", "score", "routed_by", "candidates")}
+            for sub in state.get("plan", [])
+        ],
+        "planning": state.get("planning"),
+        "answers": [
+            {
+                "id": a["id"],
+                "question": a["question"],
+                "expert": a["expert"],
+                "answer": a["answer"],
+                "error": a["error"],
+                "start_s": round(a["started_at"] - started, 4),
+                "end_s": round(a["finished_at"] - started, 4),
+                "seconds": round(a["finished_at"] - a["started_at"], 4),
+                **({"output_tokens": a["output_tokens"]} if "output_tokens" in a else {}),
+            }
+            for a in (answers[sub["id"]] for sub in state.get("plan", []) if sub["id"] in answers)
+        ],
+        "final_answer": state.get("final_answer", ""),
+        "aggregation": state.get("aggregation"),
+        "timings": state.get("timings", {}),
+    }
+
+
+def print_human(doc: dict[str, Any]) -> None:
+    """`ask` without --json: the plan, the sub-answers and the final answer as tables."""
+    planning = doc["planning"] or {}
+    plan = Table(title=f"Plan ({planning.get('status', '?')})", title_justify="left")
+    for column in ("id", "depends on", "expert", "score", "question"):
+        plan.add_column(column, overflow="fold")
+    for sub in doc["plan"]:
+        routed = " (fallback)" if sub["routed_by"] == "fallback" else ""
+        plan.add_row(sub["id"], ", ".join(sub["depends_on"]) or "-", sub["expert"] + routed,
+                     f"{sub['score']:.3f}", sub["question"])
+    out.print(plan)
+    for attempt in planning.get("attempts", []):
+        for note in attempt["problems"] + attempt["repairs"]:
+            out.print(f"  [dim]plan:[/dim] {note}")
+    answers = Table(title="Sub-answers", title_justify="left")
+    for column in ("id", "expert", "start s", "time s", "answer"):
+        answers.add_column(column, overflow="fold")
+    for a in doc["answers"]:
+        text = a["answer"] if not a["error"] else f"[red]error: {a['error']}[/red]"
+        answers.add_row(a["id"], a["expert"], f"{a['start_s']:.2f}", f"{a['seconds']:.2f}", text)
+    out.print(answers)
+    aggregation = doc["aggregation"] or {}
+    note = ""
+    if aggregation.get("reason"):
+        note = f" ({aggregation['method']}: {aggregation['reason']})"
+    out.print(f"[bold]Final answer[/bold]{note}:")
+    out.print(doc["final_answer"], markup=False)
+    timings = doc["timings"]
+    out.print("[dim]" + "  ".join(f"{k} {v:.2f}s" for k, v in timings.items()) + "[/dim]")
+
+
+def route_document(decision: Any, explain: bool) -> dict[str, Any]:
+    """The JSON object `route --json` prints for one routing decision."""
+    doc = {"question": decision.question, "expert": decision.expert,
+           "router": decision.method, "fallback": decision.fallback,
+           "candidates": [{"expert": e, "score": s} for e, s in decision.candidates]}
+    if explain:
+        doc["examples"] = [{"question": q, "expert": e, "similarity": s}
+                           for q, e, s in decision.examples]
+    return doc
+
+
+def print_route(decision: Any) -> None:
+    """`route` without --json: the candidates, the chosen expert and why."""
+    out.print(Text(decision.question, style="bold"))
+    for rank, (expert, score) in enumerate(decision.candidates, start=1):
+        out.print(f"  {rank}. {expert:<20} {score:.3f}")
+    reason = (f"{decision.method}: best score below its threshold {decision.threshold:.2f}, "
+              "fallback" if decision.fallback else f"{decision.method}: best score")
+    out.print(f"  -> [bold]{decision.expert}[/bold] ({reason})")
+    for question, expert, similarity in decision.examples:
+        out.print(Text(f"     near: [{expert} {similarity:.2f}] {question[:100]}", style="dim"))
+
+
+def print_bench(results: dict[str, Any]) -> None:
+    """The `bench` results, one table or line per part that ran."""
+    if "scheduler" in results:
+        s = results["scheduler"]
+        table = Table(title=f"Scheduler suite: {s['n_dags']} random DAGs (seed {s['seed']}), "
+                            f"median ideal speedup {s['median_ideal_speedup']:.2f}x",
+                      title_justify="left")
+        for column in ("schedule", "median makespan/critical path", "worst",
+                       "median speedup over sequential"):
+            table.add_column(column)
+        for name in ("sequential", "waves", "start_as_ready"):
+            row = s[name]
+            table.add_row(name, f"{row['median_ratio_to_critical_path']:.3f}",
+                          f"{row['worst_ratio_to_critical_path']:.3f}",
+                          f"{row['median_speedup_over_sequential']:.2f}x")
+        out.print(table)
+    if "overhead" in results:
+        o = results["overhead"]
+        out.print(f"Overhead ({o['n_subqueries']} zero-latency sub-queries): "
+                  f"{o['independent_ms_per_subquery']:.2f} ms/sub-query independent, "
+                  f"{o['chain_ms_per_subquery']:.2f} ms/sub-query as a chain")
+    if "batching" in results:
+        b = results["batching"]
+        out.print(f"Batching ({b['concurrent']} concurrent calls, one SmolLM2): "
+                  f"{b['batched_tokens_per_s']:.1f} tokens/s batched vs "
+                  f"{b['one_by_one_tokens_per_s']:.1f} one by one = "
+                  f"{b['throughput_ratio']:.2f}x")
+    if "models" in results:
+        table = Table(title="Default pack on SmolLM2", title_justify="left")
+        for column in ("mode", "median wall s", "total wall s", "expert tokens/s"):
+            table.add_column(column)
+        for name, row in results["models"]["modes"].items():
+            table.add_row(name, f"{row['median_wall_s']:.2f}", f"{row['total_wall_s']:.2f}",
+                          f"{row['expert_tokens_per_s']:.1f}")
+        out.print(table)

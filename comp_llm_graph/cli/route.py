@@ -1,0 +1,69 @@
+"""`comp-llm route`: which expert each question goes to, with the top candidates."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from comp_llm_graph.cli.ask import read_query
+from comp_llm_graph.cli.options import CacheDir, ExpertFolders, Router, build_registry
+from comp_llm_graph.cli.render import fail, out, print_route, route_document
+from comp_llm_graph.errors import CompLLMError, validate_query
+
+ROUTE_BATCH = 256
+"""Questions embedded and routed per batch by `route --file`."""
+
+
+def route(
+    question: Annotated[
+        str | None, typer.Argument(help="A question to route ('-' reads it from standard input).")
+    ] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", help="Route every line of this file (one question each)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per question.")] = False,
+    top_k: Annotated[int, typer.Option(help="Candidates shown per question.")] = 3,
+    explain: Annotated[bool, typer.Option(
+        help="Also show the nearest labelled questions (stored by `experts fit`).")] = False,
+    experts: ExpertFolders = None,
+    cache_dir: CacheDir = None,
+    router: Router = "auto",
+) -> None:
+    """Show which expert a question goes to, with the top candidates and their scores."""
+    try:
+        if (question is None) == (file is None):
+            raise CompLLMError("give either a QUESTION or --file QUESTIONS.txt (one per line).")
+        if top_k < 1:
+            raise CompLLMError(f"--top-k must be at least 1; got {top_k}.")
+        if file is not None:
+            try:
+                lines = file.read_text(encoding="utf-8").splitlines()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise CompLLMError(f"cannot read {file}: {exc}") from exc
+            blank = [i + 1 for i, line in enumerate(lines) if not line.strip()]
+            if blank:
+                raise CompLLMError(
+                    f"{file}: line(s) {', '.join(map(str, blank[:10]))} are blank; every line must "
+                    "be a question (remove the blank lines).")
+            questions = [validate_query(line) for line in lines]
+        else:
+            questions = [read_query(question or "")]
+        registry = build_registry(experts, cache_dir, router)
+        for start in range(0, len(questions), ROUTE_BATCH):
+            for decision in registry.route(questions[start:start + ROUTE_BATCH], top_k=top_k,
+                                           explain=explain):
+                if as_json:
+                    print(json.dumps(route_document(decision, explain), ensure_ascii=False))
+                else:
+                    print_route(decision)
+                    if explain and not decision.examples:
+                        out.print("     [dim](no labelled questions stored for these experts: "
+                                  "run `comp-llm experts fit` to see them)[/dim]")
+    except (CompLLMError, ValueError) as exc:
+        fail(exc)
+    sys.stdout.flush()

@@ -1,0 +1,50 @@
+"""The embedded defaults: SmolLM2 planner and aggregator, and the default expert pack.
+
+`default_components()` returns the keyword arguments of `build_graph`; nothing is loaded until the
+first run (models load on first call, the routing index on first route).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.runnables import Runnable
+
+from comp_llm_graph.experts.registry import ExpertRegistry
+
+__all__ = ["AGGREGATOR_MAX_NEW_TOKENS", "PLANNER_MAX_NEW_TOKENS", "default_components"]
+
+PLANNER_MAX_NEW_TOKENS = 320
+"""Generation limit of the default planner (a plan of 5 sub-queries fits)."""
+AGGREGATOR_MAX_NEW_TOKENS = 128
+"""Generation limit of the default aggregator."""
+
+
+def default_components(
+    *,
+    expert_folders: tuple[str, ...] | list[str] = (),
+    planner: Runnable | None = None,
+    aggregator: Runnable | None = None,
+    **registry_kwargs: Any,
+) -> dict[str, Any]:
+    """The embedded defaults: SmolLM2 planner (grammar-constrained) and aggregator, default pack.
+
+    Args:
+        expert_folders: Folders of expert cards added to (or replacing cards of) the default pack.
+        planner: Chat model to plan with instead of SmolLM2, e.g.
+            `openai_chat_model(base_url, model, max_tokens=PLANNER_MAX_NEW_TOKENS)`
+            (`comp_llm_graph.runtimes.openai_compat`).
+        aggregator: Chat model to aggregate with instead of SmolLM2.
+        **registry_kwargs: Passed on to `ExpertRegistry.from_folders`.
+    """
+    from comp_llm_graph.runtimes.local import smollm2
+
+    if planner is None:
+        planner = smollm2(PLANNER_MAX_NEW_TOKENS, plan_grammar=True)
+    if aggregator is None:
+        aggregator = smollm2(AGGREGATOR_MAX_NEW_TOKENS)
+    return {
+        "planner": planner,
+        "registry": ExpertRegistry.from_folders(expert_folders, **registry_kwargs),
+        "aggregator": aggregator,
+    }

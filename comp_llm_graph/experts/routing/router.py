@@ -1,0 +1,111 @@
+"""`Router`: picks the router for a set of cards (resolving `auto`) and routes with it."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from comp_llm_graph.errors import CompLLMError
+from comp_llm_graph.experts.cards import DEFAULT_PACK, ExpertCard
+from comp_llm_graph.experts.routing.chroma import ChromaStore
+from comp_llm_graph.experts.routing.decision import ROUTERS, Route
+from comp_llm_graph.experts.routing.examples import ExamplesIndex
+from comp_llm_graph.experts.routing.learned import FittedRouters, route_learned, router_key
+from comp_llm_graph.experts.routing.similarity import CardIndex
+
+if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
+
+    from comp_llm_graph.experts.routing.features import FeatureEncoder
+    from comp_llm_graph.experts.routing.learned import LearnedRouter
+
+__all__ = ["PACKAGED_ROUTERS", "Router"]
+
+PACKAGED_ROUTERS = DEFAULT_PACK / "router"
+"""Routers shipped with the package: the default pack's, fitted on MMLU dev+val."""
+
+
+class Router:
+    """Routes questions among a set of cards with the chosen method.
+
+    Holds the three routers' state: the cards' similarity index, the fitted learned router (if
+    any) with its feature encoder, and the stored labelled examples.
+    """
+
+    def __init__(self, cards: Mapping[str, ExpertCard], *, fallback: str, threshold: float,
+                 method: str, persist_directory: Path, client: Any = None,
+                 collection_name: str, embeddings: Embeddings | None = None,
+                 encoder: Any = None):
+        """A router over `cards` (see `ExpertRegistry` for the arguments)."""
+        if method not in ROUTERS:
+            raise ValueError(f"router must be one of {', '.join(ROUTERS)}; got {method!r}")
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError(f"threshold must be between 0 and 1; got {threshold}")
+        self.cards = cards
+        self.fallback = fallback
+        self.threshold = threshold
+        self.requested = method
+        self.store = ChromaStore(persist_directory, client)
+        self.index = CardIndex(cards, self.store, collection_name, embeddings)
+        self.key = router_key({name: card.fingerprint() for name, card in cards.items()},
+                              fallback)
+        self.folder = persist_directory / "router"
+        """Where fitted routers and the exported feature model are kept (beside the index)."""
+        self.fitted = FittedRouters([self.folder, PACKAGED_ROUTERS], self.key)
+        self.examples = ExamplesIndex(self.store, f"{collection_name}_examples_{self.key}")
+        self.given_encoder = encoder
+        """The encoder passed in (e.g. a fake in tests), or None: the MiniLM one."""
+        self._encoder: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def method(self) -> str:
+        """The router in use: the requested one, with `auto` resolved."""
+        if self.requested != "auto":
+            return self.requested
+        return "learned" if self.fitted.get() is not None else "similarity"
+
+    def encoder(self) -> FeatureEncoder | Any:
+        """The feature encoder of the learned and examples routers (reads what the fit read)."""
+        from comp_llm_graph.experts.routing.features import DEFAULT_MAX_LENGTH, FeatureEncoder
+
+        if self.given_encoder is not None:
+            return self.given_encoder
+        learned = self.fitted.get()
+        max_length = learned.max_length if learned else DEFAULT_MAX_LENGTH
+        with self._lock:
+            if self._encoder is None or self._encoder.max_length != max_length:
+                self._encoder = FeatureEncoder(self.folder, max_length=max_length)
+            return self._encoder
+
+    def route(self, questions: Sequence[str], *, top_k: int = 3,
+              explain: bool = False) -> list[Route]:
+        """Route questions, in one batch (see `ExpertRegistry.route`)."""
+        if not questions:
+            return []
+        method = self.method
+        features = None
+        if method == "similarity":
+            routes = self.index.route(questions, top_k, threshold=self.threshold,
+                                      fallback=self.fallback)
+        else:
+            learned = self.fitted.get()
+            if learned is None:
+                raise CompLLMError(
+                    f"router {method!r} needs a fitted router for these experts "
+                    f"({', '.join(sorted(self.cards))}); run `comp-llm experts fit --data DIR` "
+                    "first.")
+            features = self.encoder()(list(questions))
+            routes = (route_learned(questions, features, learned, self.fallback, top_k)
+                      if method == "learned" else self.examples.route(questions, features, top_k))
+        if explain:
+            routes = self.examples.explain(
+                routes, lambda: features if features is not None else self.encoder()(
+                    list(questions)))
+        return routes
+
+    def learned_router(self) -> LearnedRouter | None:
+        """The router fitted for exactly these cards, if there is one."""
+        return self.fitted.get()

@@ -1,0 +1,49 @@
+"""What the nodes share: reading a model's output, and showing sub-answers to the next model.
+
+Kept in one place so the sub-query generator, the executor, the aggregator and the react loop
+read chat-model output the same way and show earlier answers in the same delimited form.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from comp_llm_graph.experts.routing import Route
+from comp_llm_graph.plan import PlannedSubQuery
+from comp_llm_graph.state import SubAnswer, SubQuery
+
+__all__ = ["answer_block", "output_tokens", "routed_sub_query", "text_of"]
+
+
+def text_of(message: Any) -> str:
+    """The text of a chat model's output: a message (plain or content blocks), or a string."""
+    content = getattr(message, "content", message)
+    if isinstance(content, list):  # content blocks
+        return "".join(b.get("text", "") if isinstance(b, dict) else str(b) for b in content)
+    return str(content)
+
+
+def output_tokens(message: Any) -> int | None:
+    """Tokens a chat model generated for `message`, if its `usage_metadata` says."""
+    usage = getattr(message, "usage_metadata", None)
+    tokens = usage.get("output_tokens") if usage else None
+    return int(tokens) if tokens is not None else None
+
+
+def answer_block(answer: SubAnswer) -> str:
+    """A sub-answer as shown to later experts and the aggregator: `[id] question` / `=> answer`."""
+    text = answer["answer"].strip() or f"(no answer: {answer['error']})"
+    return f"[{answer['id']}] {answer['question']}\n=> {text}"
+
+
+def routed_sub_query(planned: PlannedSubQuery, route: Route) -> SubQuery:
+    """A planned sub-query with its routing decision, as the state's plan holds it."""
+    return SubQuery(
+        id=planned.id,
+        question=planned.question,
+        depends_on=list(planned.depends_on),
+        expert=route.expert,
+        score=route.score,
+        candidates=[{"expert": name, "score": score} for name, score in route.candidates],
+        routed_by="fallback" if route.fallback else route.method,
+    )

@@ -1,0 +1,165 @@
+"""The pool of resident local models: loaded on first use, shared, kept within a memory budget.
+
+Every caller on the same weights (the planner, the aggregator and all prompt-specialised experts)
+uses one copy. `ModelPool.use` holds a model for a block; loading a model that would exceed the
+budget first unloads the least recently used idle model, or waits until one is idle.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import re
+import threading
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from comp_llm_graph.errors import CompLLMError
+
+__all__ = ["MODEL_POOL", "MemoryBudgetError", "ModelKey", "ModelPool", "parse_bytes"]
+
+
+class MemoryBudgetError(CompLLMError, MemoryError):
+    """A model does not fit in the memory budget even with every other model unloaded."""
+
+
+def parse_bytes(value: str | int | float | None) -> int | None:
+    """`2GiB`, `512MB`, `1.5G`, `1000000` -> bytes; None or '' -> None (no budget)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float):
+        return int(value)
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kmgt]?)(i?b?)\s*", str(value), re.IGNORECASE)
+    if not match:
+        raise ValueError(
+            f"cannot read {value!r} as a memory size; write e.g. 2GiB, 512MB or a byte count")
+    number, unit, suffix = float(match[1]), match[2].lower(), match[3].lower()
+    base = 1024 if suffix.startswith("i") or (unit and not suffix) else 1000
+    return int(number * base ** " kmgt".index(unit or " "))
+
+
+# -- the pool of resident models -----------------------------------------------------------------
+
+ModelKey = tuple[str, str | None]
+
+
+@dataclass
+class _Resident:
+    model: Any
+    tokenizer: Any
+    nbytes: int
+    users: int = 0
+    last_used: float = field(default_factory=time.monotonic)
+
+
+class ModelPool:
+    """Resident local models: loaded on first use, shared, and kept within a memory budget."""
+
+    def __init__(self, budget_bytes: int | None = None):
+        """A pool; `budget_bytes=None` keeps every model that was loaded."""
+        self.budget_bytes = budget_bytes
+        self._cond = threading.Condition()
+        self._resident: OrderedDict[Any, _Resident] = OrderedDict()
+        self._loading: dict[Any, int] = {}
+        self.loads: Counter = Counter()
+        """How often each model was loaded."""
+        self.unloads: Counter = Counter()
+        """How often each model was unloaded to make room."""
+
+    @property
+    def resident(self) -> dict[Any, int]:
+        """Bytes of each resident model."""
+        with self._cond:
+            return {key: r.nbytes for key, r in self._resident.items()}
+
+    def set_budget(self, budget_bytes: int | None) -> None:
+        """Change the budget; idle models over it are unloaded at the next load."""
+        with self._cond:
+            self.budget_bytes = budget_bytes
+            self._cond.notify_all()
+
+    def _used(self) -> int:
+        return sum(r.nbytes for r in self._resident.values()) + sum(self._loading.values())
+
+    def _make_room(self, need: int) -> bool:
+        """Unload idle models, least recently used first, until `need` fits (lock held)."""
+        if self.budget_bytes is None:
+            return True
+        while self._used() + need > self.budget_bytes:
+            idle = [k for k, r in self._resident.items() if r.users == 0]
+            if not idle:
+                return False
+            victim = min(idle, key=lambda k: self._resident[k].last_used)
+            del self._resident[victim]
+            self.unloads[victim] += 1
+            gc.collect()
+        return True
+
+    @contextmanager
+    def use(self, key: Any, loader: Callable[[], tuple[Any, Any]],
+            estimate: int) -> Iterator[tuple[Any, Any]]:
+        """Hold the model `key` (loading it first if needed) for the duration of the block.
+
+        Args:
+            key: Identifies the weights; callers with the same key share one copy.
+            loader: Loads `(model, tokenizer)`.
+            estimate: Bytes the model will take, to make room before loading it.
+
+        Raises:
+            MemoryBudgetError: if the model cannot fit even with all others unloaded.
+        """
+        with self._cond:
+            while True:
+                if key in self._resident:
+                    entry = self._resident[key]
+                    entry.users += 1
+                    break
+                if key in self._loading:
+                    self._cond.wait()
+                    continue
+                if self.budget_bytes is not None and estimate > self.budget_bytes:
+                    raise MemoryBudgetError(
+                        f"model {key} needs about {estimate / 2**20:.0f} MiB, more than the "
+                        f"memory budget of {self.budget_bytes / 2**20:.0f} MiB. Raise the budget "
+                        "(--memory-budget / COMP_LLM_MEMORY_BUDGET) or use a smaller model.")
+                if self._make_room(estimate):
+                    self._loading[key] = estimate
+                    entry = None
+                    break
+                self._cond.wait()  # every resident model is busy: wait for one to be idle
+        if entry is None:
+            try:
+                model, tokenizer = loader()
+            except BaseException:
+                with self._cond:
+                    del self._loading[key]
+                    self._cond.notify_all()
+                raise
+            with self._cond:
+                del self._loading[key]
+                nbytes = _model_bytes(model, estimate)
+                entry = self._resident[key] = _Resident(model, tokenizer, nbytes, users=1)
+                self.loads[key] += 1
+                self._cond.notify_all()
+        try:
+            yield entry.model, entry.tokenizer
+        finally:
+            with self._cond:
+                entry.users -= 1
+                entry.last_used = time.monotonic()
+                self._cond.notify_all()
+
+
+def _model_bytes(model: Any, default: int) -> int:
+    parameters = getattr(model, "parameters", None)
+    if parameters is None:
+        return default
+    tensors = [*model.parameters(), *model.buffers()]
+    return sum(t.numel() * t.element_size() for t in tensors) or default
+
+
+MODEL_POOL = ModelPool(parse_bytes(os.environ.get("COMP_LLM_MEMORY_BUDGET")))

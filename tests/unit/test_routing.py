@@ -1,0 +1,75 @@
+"""Routing through a real Chroma store (in memory and on disk) with a keyword embedding."""
+
+from __future__ import annotations
+
+import pytest
+
+from comp_llm_graph.errors import ExpertCardError
+from comp_llm_graph.experts import ExpertRegistry
+from tests.fakes import CARDS, KeywordEmbeddings, card, fake_registry
+
+
+def test_routes_in_one_embedding_batch(keyword_embeddings):
+    registry = fake_registry(embeddings=keyword_embeddings)
+    routes = registry.route(["What is the capital of Chile?", "What is 5 plus 6?",
+                             "When did the empire fall apart?", "Capital city of Peru?"])
+    assert [r.expert for r in routes] == ["geography", "math", "history", "geography"]
+    # one call for the cards, one for all four questions
+    assert keyword_embeddings.calls[-1] == 4
+    assert len(keyword_embeddings.calls) == 2
+
+
+def test_candidates_are_best_first_and_scored(keyword_embeddings):
+    route = fake_registry(embeddings=keyword_embeddings).route(["capital of Peru"], top_k=3)[0]
+    assert len(route.candidates) == 3
+    scores = [s for _, s in route.candidates]
+    assert scores == sorted(scores, reverse=True)
+    assert route.score == scores[0] and 0 < route.score <= 1
+
+
+def test_below_threshold_uses_fallback():
+    route = fake_registry(threshold=0.9).route(["capital of Peru today"])[0]
+    assert route.fallback and route.expert == "generalist"
+    assert route.candidates[0][0] == "geography"
+
+
+def test_persistent_index_reembeds_only_changed_cards(tmp_path):
+    first = KeywordEmbeddings()
+    ExpertRegistry(CARDS, embeddings=first, persist_directory=tmp_path, experts={}).sync()
+    assert first.calls == [sum(len(c.routing_texts()) for c in CARDS)]
+
+    again = KeywordEmbeddings()
+    registry = ExpertRegistry(CARDS, embeddings=again, persist_directory=tmp_path)
+    assert registry.sync() == {"embedded": 0, "reused": len(CARDS)}
+    assert again.calls == []
+
+    changed = [*CARDS[:-1], card("generalist", "general knowledge trivia and culture",
+                                 ["Tell me a fact.", "Who sings it?"])]
+    third = KeywordEmbeddings()
+    registry = ExpertRegistry(changed, embeddings=third, persist_directory=tmp_path)
+    assert registry.sync() == {"embedded": 1, "reused": len(CARDS) - 1}
+    assert third.calls == [3]
+    # the old texts of the changed card are gone
+    assert registry.route(["general knowledge anything else"])[0].candidates[0][1] < 0.99
+
+
+def test_registry_only_routes_to_its_own_cards(tmp_path):
+    """Two registries sharing a store do not see each other's experts."""
+    ExpertRegistry([*CARDS, card("astronomy", "stars planets galaxies", ["What is a star?"])],
+                   embeddings=KeywordEmbeddings(), persist_directory=tmp_path).sync()
+    registry = ExpertRegistry(CARDS, embeddings=KeywordEmbeddings(), persist_directory=tmp_path)
+    route = registry.route(["What is a star? stars planets galaxies"])[0]
+    assert "astronomy" not in [name for name, _ in route.candidates]
+
+
+def test_duplicate_names_and_missing_fallback_are_errors():
+    with pytest.raises(ExpertCardError, match="already used"):
+        ExpertRegistry([*CARDS, CARDS[0]], embeddings=KeywordEmbeddings())
+    with pytest.raises(ExpertCardError, match="fallback expert 'generalist' is not among"):
+        ExpertRegistry(CARDS[:2], embeddings=KeywordEmbeddings())
+
+
+def test_unknown_backend_fails_at_registry_build():
+    bad = card("astronomy", "stars planets galaxies", ["What is a star?"], backend="gpt9")
+    with pytest.raises(ExpertCardError, match="unknown backend .gpt9.. Known backends: openai, smollm2, sympy"):
+        ExpertRegistry([*CARDS, bad], embeddings=KeywordEmbeddings())
