@@ -1,9 +1,9 @@
 """Wall time of one `comp-llm ask`, cold and warm, on the embedded default models.
 
-- cold: a new `comp-llm ask` process with empty caches (imports, GGUF de-quantisation, card
-  embedding and the run itself), as on a fresh install;
-- second process: a new process again, with the routing index and the de-quantised model
-  reused from the cache;
+- cold: a new `comp-llm ask` process with empty caches (imports, re-encoding the GGUF for the
+  llama.cpp engine, card embedding and the run itself), as on a fresh install;
+- second process: a new process again, with the routing index and the re-encoded model reused
+  from the cache;
 - warm: the same graph asked again inside one process (models already loaded), as in a server or
   notebook; the stage timings come from the graph's own `timings`.
 
@@ -47,6 +47,9 @@ async def warm_runs(query: str, cache_dir: str, repeats: int) -> list[dict]:
         state = await graph.ainvoke({"query": query}, context=Context())
         runs.append({"wall": time.perf_counter() - started, **state["timings"],
                      "subqueries": len(state["plan"])})
+    import psutil
+
+    runs[0]["rss_mb"] = round(psutil.Process().memory_info().rss / 2**20)
     return runs
 
 
@@ -69,15 +72,17 @@ def main() -> None:
         "warm_stages_s": {k: round(statistics.median(r[k] for r in warm), 2)
                           for k in ("plan", "execute", "aggregate")},
         "subqueries": warm[0]["subqueries"],
+        "warm_process_rss_mb": warm[0]["rss_mb"],
         "cold_plan": [(s["id"], s["expert"], s["question"]) for s in cold_doc["plan"]],
     }
     print(f"\n`comp-llm ask` on {args.query!r}")
     print("| run | wall s |\n|---|---|")
-    print(f"| cold process (empty caches: de-quantise, embed cards) | "
+    print(f"| cold process (empty caches: re-encode the GGUF, embed cards) | "
           f"{results['cold_process_s']:.1f} |")
     print(f"| second process (caches reused) | {results['second_process_s']:.1f} |")
     print(f"| warm, in process (median of {args.repeats}) | {results['warm_in_process_s']:.1f} |")
-    print("warm stages:", results["warm_stages_s"], "sub-queries:", results["subqueries"])
+    print("warm stages:", results["warm_stages_s"], "sub-queries:", results["subqueries"],
+          "resident MB:", results["warm_process_rss_mb"])
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

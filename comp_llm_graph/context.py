@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from comp_llm_graph.prompts import AGGREGATOR_SYSTEM_PROMPT, PLANNER_SYSTEM_PROMPT
+from comp_llm_graph.prompts import AGGREGATOR_SYSTEM_PROMPT
 
 __all__ = ["Context", "Mode", "MODES", "SCHEDULES", "Schedule"]
 
@@ -32,8 +32,10 @@ class Context:
     max_concurrency: int | None = None
     """Most sub-queries of this run executing at once (None: as many as are ready). Expert cards
     can set their own limit (`max_concurrency` in the card)."""
-    planner_prompt: str = PLANNER_SYSTEM_PROMPT
-    """System prompt of the sub-query generator."""
+    planner_prompt: str | None = None
+    """System prompt of the sub-query generator (`{max_subqueries}` is filled in); None: the
+    default for the planner's plan format (`PLANNER_SYSTEM_PROMPT` for JSON,
+    `LINES_PLANNER_SYSTEM_PROMPT` for the line format of the embedded planner)."""
     aggregator_prompt: str = AGGREGATOR_SYSTEM_PROMPT
     """System prompt of the response aggregator."""
 

@@ -37,7 +37,7 @@ def default_components(
         aggregator: Chat model to aggregate with instead of SmolLM2.
         **registry_kwargs: Passed on to `ExpertRegistry.from_folders`.
     """
-    from comp_llm_graph.runtimes.local import smollm2
+    from comp_llm_graph.runtimes.llamacpp import smollm2
 
     if planner is None:
         planner = smollm2(PLANNER_MAX_NEW_TOKENS, plan_grammar=True)

@@ -66,7 +66,7 @@ def build_graph(
     """Compile the Comp-LLM graph.
 
     Args:
-        planner: Chat model that writes the plan (a `LocalChatModel` with `plan_grammar=True`
+        planner: Chat model that writes the plan (a `LlamaCppChatModel` with `plan_grammar=True`
             is constrained to valid plans).
         registry: The experts and the routing index.
         aggregator: Chat model that writes the final answer.

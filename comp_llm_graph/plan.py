@@ -23,6 +23,7 @@ __all__ = [
     "PlannedSubQuery",
     "RepairedPlan",
     "parse_plan",
+    "lines_plan_grammar",
     "plan_grammar",
     "references",
     "repair_plan",
@@ -36,6 +37,8 @@ _TEXT_ALIASES = ("question", "sub_question", "subquestion", "sub_query", "subque
 _DEPS_ALIASES = ("depends_on", "dependencies", "deps", "depends", "requires")
 _LIST_ALIASES = ("subqueries", "sub_queries", "sub_questions", "subquestions", "questions", "plan",
                  "steps")
+_PLAN_LINE = re.compile(r"^\s*q(\d+)\s*:\s*(.+?)\s*$", re.IGNORECASE)
+"""A line of the line plan format: `q2: When did the empire of {q1} fall?`."""
 _NUMBERED_LINE = re.compile(r"^\s*(?:(?:q|step\s*)?(\d+)\s*[.):\]-]|[-*\u2022])\s+(.+?)\s*$",
                             re.IGNORECASE)
 
@@ -153,8 +156,9 @@ def _sub_query_from_item(item: Any, position: int) -> PlannedSubQuery:
 def parse_plan(text: str) -> tuple[list[PlannedSubQuery], list[str]]:
     """Parse a planner output into sub-queries.
 
-    Accepts a JSON object with a list of sub-queries (common key names), a bare JSON list (of
-    objects or strings), JSON inside code fences or prose, JSON cut off by a token limit (the
+    Accepts the line format (`q1: ...` one per line, dependencies from `{qk}` references), a
+    JSON object with a list of sub-queries (common key names), a bare JSON list (of objects or
+    strings), JSON inside code fences or prose, JSON cut off by a token limit (the
     complete sub-queries are kept and the salvage is recorded), and numbered or bulleted lines.
 
     Returns:
@@ -164,6 +168,10 @@ def parse_plan(text: str) -> tuple[list[PlannedSubQuery], list[str]]:
         PlanError: nothing plan-like was found.
     """
     notes: list[str] = []
+    lines = [line for line in text.splitlines() if line.strip()]
+    if lines and all(_PLAN_LINE.match(line) for line in lines):  # the line format
+        return [_sub_query_from_item({"id": m.group(1), "question": m.group(2)}, i + 1)
+                for i, m in enumerate(_PLAN_LINE.match(line) for line in lines)], notes
     values, failed = json_values(text)
     lists = [v for v in values if isinstance(v, list) or (
         isinstance(v, dict) and isinstance(_pick(v, _LIST_ALIASES), list))]
@@ -333,16 +341,46 @@ def plan_grammar(max_subqueries: int, max_question_chars: int = 160) -> str:
     return "\n".join(rules)
 
 
+def lines_plan_grammar(max_subqueries: int, max_question_chars: int = 160) -> str:
+    """A grammar (GBNF, also xgrammar's EBNF) whose every sentence is a valid plan in lines.
+
+    `q1: ...` to `qN: ...`, one per line, ids fixed in order; sub-query k may reference only
+    `{q1}`..`{q(k-1)}` (the only dependencies of the format), so every plan parses and is
+    acyclic by construction, in a few tokens per sub-query.
+    """
+    if max_subqueries < 1:
+        raise ValueError("max_subqueries must be at least 1")
+    tail = "".join(f' ( "\\n" item{k}' for k in range(2, max_subqueries + 1))
+    rules = ["root ::= item1" + tail + " )?" * (max_subqueries - 1)]
+    for k in range(1, max_subqueries + 1):
+        rules.append(f'item{k} ::= "q{k}: " text{k}')
+        refs = " | ".join(f'"{{q{j}}}"' for j in range(1, k))
+        piece = f"( [^{{}}\\n] | {refs} )" if k > 1 else "[^{}\\n]"
+        rules.append(f"text{k} ::= {piece}{{3,{max_question_chars}}}")
+    return "\n".join(rules)
+
+
+_QUESTION_LINE = re.compile(r"^q(\d+): (.*)\n", re.MULTILINE)
+
+
 _QUESTION_FIELD = re.compile(r'\{"id": "(q\d+)", "question": "((?:[^"\\]|\\.)*)"')
 
 
 def cut_at_repeat(text: str) -> tuple[str, str] | None:
-    """If the last complete sub-question in grammar-shaped plan JSON repeats an earlier one.
+    """If the last complete sub-question of a grammar-shaped plan repeats an earlier one.
 
     Small planners tend to repeat a sub-question until the token limit. Generation can stop at
-    the first repeat; this returns the plan up to the item before it, closed as valid JSON, and
-    a note saying what was cut, or None when nothing repeats.
+    the first repeat; this returns the plan up to the item before it (closed as valid JSON for
+    the JSON format), and a note saying what was cut, or None when nothing repeats.
     """
+    lines = list(_QUESTION_LINE.finditer(text))  # the line format: complete lines end in \n
+    if len(lines) >= 2:
+        last = lines[-1]
+        if _canonical(last.group(2)) in {_canonical(m.group(2)) for m in lines[:-1]}:
+            return text[: last.start()].rstrip("\n"), (
+                f"generation stopped at q{last.group(1)}, which repeated an earlier "
+                f"sub-question ({last.group(2)!r})")
+        return None
     found = list(_QUESTION_FIELD.finditer(text))
     if len(found) < 2:
         return None

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 __all__ = [
+    "LINES_PLANNER_EXAMPLES",
+    "LINES_PLANNER_SYSTEM_PROMPT",
+    "LINES_REPLAN_PROMPT",
     "AGGREGATOR_SYSTEM_PROMPT",
     "AGGREGATOR_USER_PROMPT",
     "EXPERT_USER_PROMPT",
@@ -38,6 +41,29 @@ PLANNER_EXAMPLES: list[tuple[str, str]] = [
     ),
 ]
 """Few-shot (question, plan) pairs shown to the planner as earlier turns."""
+
+LINES_PLANNER_SYSTEM_PROMPT = (
+    "You split a question into at most {max_subqueries} simple sub-questions, one per line: "
+    "q1: ..., q2: ..., and so on. Write {{q1}} in a sub-question to use the answer of q1. "
+    "Sub-questions that do not need each other do not mention each other. Write only the lines."
+)
+"""System prompt of a planner that writes one line per sub-query (`plan.LINES`): dependencies
+are the `{qk}` references, so a plan costs a few tokens per sub-query instead of a JSON object."""
+
+LINES_PLANNER_EXAMPLES: list[tuple[str, str]] = [
+    ("Who is the spouse of the performer of the album Green?",
+     "q1: Who performed the album Green?\nq2: Who is the spouse of {q1}?"),
+    ("Is the Eiffel Tower taller than the Statue of Liberty?",
+     "q1: How tall is the Eiffel Tower?\nq2: How tall is the Statue of Liberty?\n"
+     "q3: Is {q1} more than {q2}?"),
+]
+"""The few-shot examples of `PLANNER_EXAMPLES`, in the line format."""
+
+LINES_REPLAN_PROMPT = (
+    "That plan cannot be used: {problems}. Write the plan again, one sub-question per line "
+    "(q1: ..., q2: ...), at most {max_subqueries}, referring only to earlier ids."
+)
+"""`REPLAN_PROMPT` for the line format."""
 
 REPLAN_PROMPT = (
     "That plan cannot be used: {problems}. Write the plan again as JSON, with at most "

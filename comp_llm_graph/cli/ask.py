@@ -50,6 +50,9 @@ def ask(
     memory_budget: Annotated[
         str | None, typer.Option(help="Memory for resident local models, e.g. 2GiB.")
     ] = None,
+    threads: Annotated[
+        int | None, typer.Option(help="CPU threads per local model (default: the CPU count).")
+    ] = None,
     cache_dir: CacheDir = None,
     router: Router = "auto",
     planner_url: PlannerUrl = None,
@@ -62,9 +65,9 @@ def ask(
         context = Context(mode=mode, max_subqueries=max_subqueries,  # type: ignore[arg-type]
                           schedule=schedule, max_concurrency=max_concurrency)  # type: ignore[arg-type]
         from comp_llm_graph.graph import build_graph
-        from comp_llm_graph.runtimes.local import configure
+        from comp_llm_graph.runtimes.pool import configure
 
-        configure(memory_budget=memory_budget, max_batch_size=batch_size)
+        configure(memory_budget=memory_budget, max_batch_size=batch_size, threads=threads)
         graph = build_graph(**build_components(experts, cache_dir, router, planner_url,
                                                planner_model, api_key_env))
         started = time.time()

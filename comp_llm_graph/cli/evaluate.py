@@ -112,7 +112,7 @@ def eval_planning(
         planner = server_models(planner_url, planner_model, api_key_env).get("planner")
         if planner is None:
             from comp_llm_graph.defaults import PLANNER_MAX_NEW_TOKENS
-            from comp_llm_graph.runtimes.local import smollm2
+            from comp_llm_graph.runtimes.llamacpp import smollm2
 
             planner = smollm2(PLANNER_MAX_NEW_TOKENS, plan_grammar=grammar)
         with progress_bar() as bar:

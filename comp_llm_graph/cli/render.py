@@ -160,10 +160,12 @@ def print_bench(results: dict[str, Any]) -> None:
                   f"{o['chain_ms_per_subquery']:.2f} ms/sub-query as a chain")
     if "batching" in results:
         b = results["batching"]
-        out.print(f"Batching ({b['concurrent']} concurrent calls, one SmolLM2): "
+        out.print(f"Batching ({b['concurrent']} concurrent calls, one SmolLM2 on "
+                  f"{b.get('engine', 'transformers')}): "
                   f"{b['batched_tokens_per_s']:.1f} tokens/s batched vs "
                   f"{b['one_by_one_tokens_per_s']:.1f} one by one = "
-                  f"{b['throughput_ratio']:.2f}x")
+                  f"{b['throughput_ratio']:.2f}x; one stream "
+                  f"{b.get('one_stream_tokens_per_s', 0):.1f} tokens/s")
     if "models" in results:
         table = Table(title="Default pack on SmolLM2", title_justify="left")
         for column in ("mode", "median wall s", "total wall s", "expert tokens/s"):
@@ -172,3 +174,8 @@ def print_bench(results: dict[str, Any]) -> None:
             table.add_row(name, f"{row['median_wall_s']:.2f}", f"{row['total_wall_s']:.2f}",
                           f"{row['expert_tokens_per_s']:.1f}")
         out.print(table)
+        ratios = results["models"].get("ratios", {})
+        if ratios:
+            out.print(f"comp (start as ready, batched) / sequential "
+                      f"{ratios['comp_over_sequential']:.2f}, / monolithic "
+                      f"{ratios['comp_over_monolithic']:.2f} (total wall time)")

@@ -223,17 +223,22 @@ async def bench_overhead(n: int = 32, repeats: int = 5,
 
 async def bench_batching(max_new_tokens: int = 48, repeats: int = 2,
                          progress: Progress = _no_progress) -> dict[str, Any]:
-    """4 concurrent calls on one SmolLM2 copy: one padded batch vs one call after another."""
+    """4 concurrent calls on one SmolLM2 (llama.cpp, continuous batching) vs one after another.
+
+    Also the decoding speed of one stream (a 128-token answer). The prompt cache is off, so each
+    repeat does the same work.
+    """
     from langchain_core.messages import HumanMessage
 
-    from comp_llm_graph.runtimes.local import smollm2
+    from comp_llm_graph.runtimes.llamacpp import smollm2
 
-    step = progress("batching: SmolLM2", 1 + 2 * repeats)
-    batched, single = smollm2(max_new_tokens, max_batch_size=4), smollm2(max_new_tokens,
-                                                                         max_batch_size=1)
+    step = progress("batching: SmolLM2 on llama.cpp", 2 + 2 * repeats)
+    batched = smollm2(max_new_tokens, max_batch_size=4, cache_prompt=False)
+    single = smollm2(max_new_tokens, max_batch_size=1, cache_prompt=False)
     started = time.time()
     batched.load()
     load_s = time.time() - started
+    single.load()
 
     async def run(model) -> tuple[float, int, list[int]]:
         began = time.perf_counter()
@@ -243,6 +248,11 @@ async def bench_batching(max_new_tokens: int = 48, repeats: int = 2,
         return seconds, tokens, [o.response_metadata["batch_size"] for o in outputs]
 
     await run(batched)  # warm-up
+    step()
+    long = smollm2(128, max_batch_size=1, cache_prompt=False)
+    began = time.perf_counter()
+    answer = await long.ainvoke([HumanMessage("Write a long story about a dragon.")])
+    stream_rate = answer.usage_metadata["output_tokens"] / (time.perf_counter() - began)
     step()
     rates: dict[str, list[float]] = {"batched": [], "one_by_one": []}
     sizes: dict[str, list[int]] = {}
@@ -254,9 +264,11 @@ async def bench_batching(max_new_tokens: int = 48, repeats: int = 2,
     batched_rate, single_rate = statistics.median(rates["batched"]), statistics.median(
         rates["one_by_one"])
     return {
+        "engine": "llama.cpp",
         "concurrent": len(BATCH_PROMPTS),
         "max_new_tokens": max_new_tokens,
         "load_s": round(load_s, 2),
+        "one_stream_tokens_per_s": round(stream_rate, 2),
         "batched_tokens_per_s": round(batched_rate, 2),
         "one_by_one_tokens_per_s": round(single_rate, 2),
         "batch_sizes": sizes,
@@ -265,6 +277,7 @@ async def bench_batching(max_new_tokens: int = 48, repeats: int = 2,
 
 
 MODEL_MODES: dict[str, tuple[dict[str, Any], int]] = {
+    "monolithic": ({"mode": "monolithic"}, 1),
     "sequential": ({"mode": "sequential"}, 1),
     "react": ({"mode": "react", "max_subqueries": 3}, 1),
     "start_as_ready": ({"schedule": "ready"}, 1),
@@ -277,7 +290,7 @@ async def bench_models(questions: Sequence[str] = MODEL_QUESTIONS,
                        progress: Progress = _no_progress) -> tuple[dict, dict]:
     """The default pack on SmolLM2: wall time and tokens/s per mode on multi-part questions."""
     from comp_llm_graph.defaults import default_components
-    from comp_llm_graph.runtimes.local import DEFAULTS, configure
+    from comp_llm_graph.runtimes.pool import DEFAULTS, configure
 
     step = progress("models: default pack on SmolLM2", 1 + len(questions) * len(MODEL_MODES))
     graph = build_graph(**default_components())
@@ -286,9 +299,12 @@ async def bench_models(questions: Sequence[str] = MODEL_QUESTIONS,
     step()
     runs: dict[str, list[dict]] = {name: [] for name in MODEL_MODES}
     example: dict[str, Any] = {}
+    names = list(MODEL_MODES)
     try:
-        for question in questions:
-            for name, (settings, batch_size) in MODEL_MODES.items():
+        for index, question in enumerate(questions):
+            # every mode on a question before the next; the order rotates between questions
+            for name in names[index % len(names):] + names[:index % len(names)]:
+                settings, batch_size = MODEL_MODES[name]
                 configure(max_batch_size=batch_size)
                 began = time.perf_counter()
                 state = await graph.ainvoke({"query": question}, context=Context(**settings))
@@ -313,7 +329,12 @@ async def bench_models(questions: Sequence[str] = MODEL_QUESTIONS,
             "expert_tokens_per_s": round(sum(r["expert_tokens"] for r in rows) / execute, 2),
             "runs": rows,
         }
-    return {"questions": list(questions), "modes": summary}, example
+    total = {name: row["total_wall_s"] for name, row in summary.items()}
+    ratios = {"comp_over_sequential": round(total["start_as_ready_batched"]
+                                            / total["sequential"], 3),
+              "comp_over_monolithic": round(total["start_as_ready_batched"]
+                                            / total["monolithic"], 3)}
+    return {"questions": list(questions), "modes": summary, "ratios": ratios}, example
 
 
 # -- all parts -----------------------------------------------------------------------------------

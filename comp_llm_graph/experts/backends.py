@@ -5,8 +5,10 @@ a chat message. Register your own with `register_backend("name", factory)`, wher
 `factory(card) -> Runnable`; cards then say `backend: name`. A backend may also register a
 `check(card)` that rejects bad `options` when the registry is built, before any run.
 
-Built in: `smollm2` (the embedded model), `sympy` (exact arithmetic with an LLM fallback) and
-`openai` (any OpenAI-compatible chat endpoint: vLLM, TGI, Ollama, llama.cpp's server), e.g.
+Built in: `smollm2` (the embedded model, on llama.cpp), `gguf` (any GGUF file on llama.cpp:
+`options: {model_path: FILE.gguf}`), `transformers` (a Hugging Face model folder:
+`options: {model_path: FOLDER}`), `sympy` (exact arithmetic with an LLM fallback) and `openai`
+(any OpenAI-compatible chat endpoint: vLLM, TGI, Ollama, llama.cpp's server), e.g.
 
 ```yaml
 backend: openai
@@ -21,6 +23,7 @@ options: {base_url: http://127.0.0.1:8000/v1, model: Qwen/Qwen2.5-7B-Instruct,
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from langchain_core.prompts import ChatPromptTemplate
@@ -64,10 +67,51 @@ def llm_expert(card: ExpertCard, chat_model: Runnable) -> Runnable:
 
 
 def _smollm2(card: ExpertCard) -> Runnable:
-    from comp_llm_graph.runtimes.local import smollm2
+    from comp_llm_graph.runtimes.llamacpp import smollm2
 
-    max_new_tokens = int(card.options.get("max_new_tokens", DEFAULT_MAX_NEW_TOKENS))
-    return llm_expert(card, smollm2(max_new_tokens))
+    return llm_expert(card, smollm2(_max_new_tokens(card)))
+
+
+def _max_new_tokens(card: ExpertCard) -> int:
+    return int(card.options.get("max_new_tokens", DEFAULT_MAX_NEW_TOKENS))
+
+
+def _gguf(card: ExpertCard) -> Runnable:
+    from comp_llm_graph.runtimes.llamacpp import LlamaCppChatModel
+
+    return llm_expert(card, LlamaCppChatModel(
+        model_path=str(card.options["model_path"]), max_new_tokens=_max_new_tokens(card),
+        weight_format=card.options.get("weight_format")))
+
+
+def _transformers(card: ExpertCard) -> Runnable:
+    from comp_llm_graph.runtimes.local import LocalChatModel
+
+    return llm_expert(card, LocalChatModel(model_path=str(card.options["model_path"]),
+                                           max_new_tokens=_max_new_tokens(card)))
+
+
+def _check_model_path(suffix: str | None) -> BackendCheck:
+    """A check that `options.model_path` names an existing file (`suffix`) or folder (None)."""
+
+    def check(card: ExpertCard) -> None:
+        where = card.source or card.name
+        path = card.options.get("model_path")
+        if not isinstance(path, str) or not path:
+            raise ExpertCardError(f"{where}: backend {card.backend} needs options.model_path "
+                                  f"({'a ' + suffix + ' file' if suffix else 'a model folder'}).")
+        found = Path(path).is_file() if suffix else Path(path).is_dir()
+        if not found or (suffix and not path.endswith(suffix)):
+            raise ExpertCardError(f"{where}: options.model_path {path!r} is not "
+                                  f"{'a ' + suffix + ' file' if suffix else 'a folder'}.")
+        try:
+            tokens = _max_new_tokens(card)
+        except (TypeError, ValueError):
+            tokens = 0
+        if tokens < 1:
+            raise ExpertCardError(f"{where}: options.max_new_tokens must be a whole number >= 1.")
+
+    return check
 
 
 def _sympy(card: ExpertCard) -> Runnable:
@@ -133,10 +177,14 @@ def _check_openai(card: ExpertCard) -> None:
     openai_options(card)
 
 
-BACKENDS: dict[str, BackendFactory] = {"smollm2": _smollm2, "sympy": _sympy, "openai": _openai}
+BACKENDS: dict[str, BackendFactory] = {"smollm2": _smollm2, "gguf": _gguf,
+                                       "transformers": _transformers, "sympy": _sympy,
+                                       "openai": _openai}
 """Known backends by name."""
 
-BACKEND_CHECKS: dict[str, BackendCheck] = {"sympy": _check_sympy, "openai": _check_openai}
+BACKEND_CHECKS: dict[str, BackendCheck] = {
+    "gguf": _check_model_path(".gguf"), "transformers": _check_model_path(None),
+    "sympy": _check_sympy, "openai": _check_openai}
 """Checks of a card's options, run when a registry is built (before any run), by backend name."""
 
 

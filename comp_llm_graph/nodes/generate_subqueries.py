@@ -22,18 +22,35 @@ from comp_llm_graph.errors import PlanError, validate_query
 from comp_llm_graph.experts.registry import ExpertRegistry
 from comp_llm_graph.nodes.common import output_tokens, routed_sub_query, text_of
 from comp_llm_graph.plan import PlannedSubQuery, parse_plan, repair_plan
-from comp_llm_graph.prompts import PLANNER_EXAMPLES, REPLAN_PROMPT
+from comp_llm_graph.prompts import (
+    LINES_PLANNER_EXAMPLES,
+    LINES_PLANNER_SYSTEM_PROMPT,
+    LINES_REPLAN_PROMPT,
+    PLANNER_EXAMPLES,
+    PLANNER_SYSTEM_PROMPT,
+    REPLAN_PROMPT,
+)
 from comp_llm_graph.state import PlanAttempt, Planning, State, SubQuery
 
-__all__ = ["make_generate_subqueries", "make_plan", "planner_messages"]
+__all__ = ["make_generate_subqueries", "make_plan", "plan_format", "planner_messages"]
 
 
-def planner_messages(query: str, context: Context) -> list[BaseMessage]:
-    """System prompt, few-shot examples as earlier turns, then the query."""
+def plan_format(planner: Runnable) -> str:
+    """`lines` for a planner constrained to the line format, else `json` (any other model)."""
+    if getattr(planner, "supports_plan_grammar", False):
+        return getattr(planner, "plan_format", "json")
+    return "json"
+
+
+def planner_messages(query: str, context: Context, fmt: str = "json") -> list[BaseMessage]:
+    """System prompt, few-shot examples as earlier turns (in the plan format), then the query."""
+    lines = fmt == "lines"
+    prompt = context.planner_prompt or (LINES_PLANNER_SYSTEM_PROMPT if lines else
+                                        PLANNER_SYSTEM_PROMPT)
     messages: list[BaseMessage] = [
-        SystemMessage(context.planner_prompt.format(max_subqueries=context.max_subqueries))
+        SystemMessage(prompt.format(max_subqueries=context.max_subqueries))
     ]
-    for question, plan in PLANNER_EXAMPLES:
+    for question, plan in LINES_PLANNER_EXAMPLES if lines else PLANNER_EXAMPLES:
         messages += [HumanMessage(question), AIMessage(plan)]
     messages.append(HumanMessage(query))
     return messages
@@ -51,7 +68,9 @@ async def make_plan(
         {"max_subqueries": context.max_subqueries}
         if getattr(planner, "supports_plan_grammar", False) else {}
     )
-    messages = planner_messages(query, context)
+    fmt = plan_format(planner)
+    messages = planner_messages(query, context, fmt)
+    replan = LINES_REPLAN_PROMPT if fmt == "lines" else REPLAN_PROMPT
     attempts: list[PlanAttempt] = []
     for attempt in range(2):
         output = await planner.ainvoke(messages, **kwargs)
@@ -65,7 +84,7 @@ async def make_plan(
         except PlanError as exc:
             attempts.append(_attempt(raw, exc.problems, [], False, tokens))
             if attempt == 0:
-                messages = [*messages, AIMessage(raw), HumanMessage(REPLAN_PROMPT.format(
+                messages = [*messages, AIMessage(raw), HumanMessage(replan.format(
                     problems="; ".join(exc.problems), max_subqueries=context.max_subqueries))]
             continue
         repairs = notes + repaired.repairs

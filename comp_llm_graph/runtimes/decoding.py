@@ -74,7 +74,7 @@ def _generate_constrained(model: Any, tokenizer: Any, encoded: Any, max_new_toke
     class _RepeatStop(StoppingCriteria):
         def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
             text = tokenizer.decode(input_ids[0, width:], skip_special_tokens=True)
-            done = text.endswith('"') and cut_at_repeat(text) is not None
+            done = text.endswith(('"', "\n")) and cut_at_repeat(text) is not None
             return torch.full((input_ids.shape[0],), done, dtype=torch.bool)
 
     compiled = _compiled_grammar(tokenizer, model.config.vocab_size, grammar)

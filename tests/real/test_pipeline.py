@@ -119,7 +119,7 @@ async def test_smollm2_planner_output_always_parses():
     from comp_llm_graph.defaults import PLANNER_MAX_NEW_TOKENS
     from comp_llm_graph.nodes.generate_subqueries import planner_messages
     from comp_llm_graph.plan import parse_plan
-    from comp_llm_graph.runtimes.local import smollm2
+    from comp_llm_graph.runtimes.llamacpp import smollm2
 
     questions = json.loads((DATA / "musique" / "dev.json").read_text())[:3]
     planner = smollm2(PLANNER_MAX_NEW_TOKENS, plan_grammar=True)
@@ -135,13 +135,14 @@ async def test_smollm2_planner_output_always_parses():
             assert set(sub.depends_on) <= set(ids[:position])
 
 
-async def test_smollm2_concurrent_calls_run_as_one_batch_with_the_same_answers():
-    """Batched greedy generation (left padding) gives what one-by-one generation gives."""
+async def test_transformers_concurrent_calls_run_as_one_batch_with_the_same_answers():
+    """The transformers path: batched greedy generation (left padding) gives what one-by-one
+    generation gives."""
     import asyncio
 
     from langchain_core.messages import HumanMessage
 
-    from comp_llm_graph.runtimes.local import smollm2
+    from comp_llm_graph.runtimes.local import smollm2_transformers as smollm2
 
     prompts = ["What is the capital of France?", "Who wrote Hamlet?", "What is an atom?"]
     batched, single = smollm2(24, max_batch_size=4), smollm2(24, max_batch_size=1)

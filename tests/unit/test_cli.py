@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from comp_llm_graph.cli import app, result_document
-from comp_llm_graph.runtimes.local import configure
+from comp_llm_graph.runtimes.pool import configure
 
 runner = CliRunner()
 

@@ -181,3 +181,37 @@ def test_cut_at_repeat_closes_the_plan_before_the_first_repeated_question():
     assert [s.id for s in subs] == ["q1", "q2"] and notes == []
     assert cut_at_repeat(head) is None  # nothing repeats
     assert cut_at_repeat(head + ', {"id": "q3", "question": "Who wrote') is None  # unfinished
+
+
+def test_lines_grammar_accepts_valid_and_rejects_invalid_plans():
+    """The line format under its grammar: ids in order, references only to earlier ids."""
+    xgrammar = pytest.importorskip("xgrammar")
+    from xgrammar.testing import _is_grammar_accept_string
+
+    from comp_llm_graph.plan import lines_plan_grammar
+
+    grammar = xgrammar.Grammar.from_ebnf(lines_plan_grammar(3))
+    assert _is_grammar_accept_string(grammar, "q1: Who is it?\nq2: When was {q1} born?")
+    assert not _is_grammar_accept_string(grammar, "q1: Who is {q1}?")  # self reference
+    assert not _is_grammar_accept_string(grammar, "q1: Who?\nq2: When is {q3}?")  # forward
+    assert not _is_grammar_accept_string(grammar, "q2: Who is it?")  # ids in order
+    assert not _is_grammar_accept_string(grammar, "q1: aaa\nq2: bbb\nq3: ccc\nq4: ddd")
+
+
+def test_lines_are_a_plan_format_with_dependencies_from_references():
+    subs, notes = parse_plan("q1: Who wrote Hamlet?\nq2: When was {q1} born?\n")
+    assert notes == []  # a format of its own, not salvaged from prose
+    repaired = repair_plan(subs, max_subqueries=5)
+    assert [(s.id, s.depends_on) for s in repaired.sub_queries] == [("q1", []), ("q2", ["q1"])]
+    assert repaired.repairs == []
+
+
+def test_cut_at_repeat_in_the_line_format():
+    from comp_llm_graph.plan import cut_at_repeat
+
+    text = "q1: Who wrote Hamlet?\nq2: When was {q1} born?\nq3: who wrote hamlet\n"
+    clean, note = cut_at_repeat(text)
+    assert clean == "q1: Who wrote Hamlet?\nq2: When was {q1} born?"
+    assert "q3" in note and "repeated an earlier sub-question" in note
+    assert cut_at_repeat("q1: Who wrote Hamlet?\nq2: When was {q1} born?\n") is None
+    assert cut_at_repeat("q1: Who wrote Hamlet?\nq2: Who wrote Ham") is None  # unfinished

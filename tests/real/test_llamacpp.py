@@ -1,0 +1,117 @@
+"""The llama.cpp engine on the shipped SmolLM2: answers, continuous batching, streaming, grammar.
+
+Every test loads the real GGUF through xllamacpp; the Q8_0 copy is made once in this module's
+cache folder (a few seconds) and shared.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+
+import pytest
+from langchain_core.messages import HumanMessage, SystemMessage
+
+from comp_llm_graph.runtimes.llamacpp import DEFAULT_FORMAT, smollm2
+
+SYSTEM = SystemMessage("You are a helpful assistant. Answer in one short sentence.")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def cache(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("llamacpp-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(folder))
+        yield folder
+
+
+def test_answers_from_the_re_encoded_copy_with_usage(cache):
+    message = smollm2(32).invoke([SYSTEM, HumanMessage("What is the capital of France?")])
+    assert "Paris" in message.content
+    assert message.response_metadata["model_name"] == f"SmolLM2-135M-Instruct.{DEFAULT_FORMAT}"
+    assert 0 < message.usage_metadata["output_tokens"] <= 32
+    assert message.usage_metadata["input_tokens"] > 10
+    copies = list((cache / "comp-llm-graph" / "models").glob(f"*.{DEFAULT_FORMAT}.gguf"))
+    assert len(copies) == 1  # made at first use, in the cache folder
+
+
+async def test_concurrent_calls_are_decoded_together_with_the_same_answers():
+    """Continuous batching: three calls on one model overlap (each saw 3 in flight) and give
+    what three calls one after another on a one-sequence model give (without the prompt cache,
+    whose reused tokens may resolve a near-tie differently)."""
+    prompts = ["What is the capital of France?", "Who wrote Hamlet?", "What is an atom?"]
+    batched = smollm2(24, max_batch_size=4, cache_prompt=False)
+    batched.load()  # so that no call generates while the others wait for the model to load
+    together = await asyncio.gather(*(batched.ainvoke([SYSTEM, HumanMessage(p)])
+                                      for p in prompts))
+    alone = [await smollm2(24, max_batch_size=1, cache_prompt=False).ainvoke(
+        [SYSTEM, HumanMessage(p)]) for p in prompts]
+    assert [m.response_metadata["batch_size"] for m in together] == [3, 3, 3]
+    assert [m.response_metadata["batch_size"] for m in alone] == [1, 1, 1]
+    assert [m.content for m in together] == [m.content for m in alone]
+
+
+async def test_streaming_yields_tokens_then_usage_and_matches_invoke():
+    model = smollm2(40)
+    messages = [SYSTEM, HumanMessage("Tell me about the Moon.")]
+    chunks = [chunk async for chunk in model.astream(messages)]
+    whole = await model.ainvoke(messages)
+    assert len(chunks) > 5  # token by token, not one block
+    assert chunks[-1].usage_metadata == whole.usage_metadata  # the closing chunk counts them
+    assert "".join(c.content for c in chunks).strip() == whole.content
+    sync = list(model.stream(messages))
+    assert "".join(c.content for c in sync) == "".join(c.content for c in chunks)
+
+
+async def test_graph_streams_expert_tokens_in_messages_mode(tmp_path):
+    """`stream_mode="messages"` carries expert and aggregator tokens as they are generated."""
+    from comp_llm_graph import Context, build_graph, default_components
+
+    graph = build_graph(**default_components(persist_directory=tmp_path))
+    nodes = []
+    async for chunk, metadata in graph.astream(
+            {"query": "Who wrote Hamlet, and what is the boiling point of water in Celsius?"},
+            context=Context(mode="comp"), stream_mode="messages"):
+        if chunk.content:
+            nodes.append(metadata["langgraph_node"])
+    assert nodes.count("execute_subquery") > 3
+    assert nodes.count("aggregate") > 3
+
+
+async def test_planner_in_the_line_format_is_grammar_constrained_and_stops_at_a_repeat():
+    """The line format under its grammar: `qk: ...` lines, a few tokens each; a repeated
+    sub-question stops generation."""
+    from comp_llm_graph.context import Context
+    from comp_llm_graph.nodes.generate_subqueries import plan_format, planner_messages
+    from comp_llm_graph.plan import parse_plan
+
+    planner = smollm2(320, plan_grammar=True).model_copy(update={"plan_format": "lines"})
+    assert planner.disable_streaming  # its text is cut after generation
+    assert plan_format(planner) == "lines"
+    query = "What is the capital of France, and what is 15% of 240?"
+    message = await planner.ainvoke(planner_messages(query, Context(), "lines"),
+                                    max_subqueries=5)
+    subs, notes = parse_plan(message.content)
+    assert notes == []
+    assert [line.split(":")[0] for line in message.content.splitlines()] == [
+        f"q{k}" for k in range(1, len(subs) + 1)]
+    assert [s.id for s in subs] == [f"q{k}" for k in range(1, len(subs) + 1)]
+    # a few tokens per sub-query (the JSON format spends about 18 on the structure of each);
+    # one more line may have been generated and cut as a repeat
+    assert message.usage_metadata["output_tokens"] <= 16 * (len(subs) + 1)
+    if "stop_reason" in message.response_metadata:
+        assert "repeated an earlier sub-question" in message.response_metadata["stop_reason"]
+        assert len({s.question for s in subs}) == len(subs)
+
+
+def test_a_process_using_the_engine_exits_cleanly(cache):
+    """Models are closed at exit: the interpreter ends promptly with status 0."""
+    code = ("from langchain_core.messages import HumanMessage\n"
+            "from comp_llm_graph.runtimes.llamacpp import smollm2\n"
+            "print(smollm2(8).invoke([HumanMessage('Hi')]).content)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120, env={**__import__("os").environ,
+                                              "XDG_CACHE_HOME": str(cache)})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip()
