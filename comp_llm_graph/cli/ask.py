@@ -20,7 +20,7 @@ from comp_llm_graph.cli.options import (
     Router,
     build_components,
 )
-from comp_llm_graph.cli.render import err, fail, print_human, result_document
+from comp_llm_graph.cli.render import err, fail, print_final, print_human, result_document
 from comp_llm_graph.context import MODES, SCHEDULES, Context
 from comp_llm_graph.errors import CompLLMError, validate_query
 
@@ -53,6 +53,9 @@ def ask(
     threads: Annotated[
         int | None, typer.Option(help="CPU threads per local model (default: the CPU count).")
     ] = None,
+    stream: Annotated[bool, typer.Option(
+        "--stream", help="Show the plan, each sub-answer and the final answer as they come.")
+    ] = False,
     cache_dir: CacheDir = None,
     router: Router = "auto",
     planner_url: PlannerUrl = None,
@@ -61,6 +64,9 @@ def ask(
 ) -> None:
     """Answer QUERY: print the plan, each sub-answer with its time, and the final answer."""
     try:
+        if stream and as_json:
+            raise CompLLMError("--stream shows the answer as it comes; --json prints one "
+                               "document at the end: use one of them.")
         text = read_query(query)
         context = Context(mode=mode, max_subqueries=max_subqueries,  # type: ignore[arg-type]
                           schedule=schedule, max_concurrency=max_concurrency)  # type: ignore[arg-type]
@@ -71,13 +77,21 @@ def ask(
         graph = build_graph(**build_components(experts, cache_dir, router, planner_url,
                                                planner_model, api_key_env))
         started = time.time()
-        with err.status("Answering (models load on first use)...", spinner="dots"):
-            state = asyncio.run(graph.ainvoke({"query": text}, context=context))
+        if stream:
+            from comp_llm_graph.cli.live import stream_answer
+
+            state = asyncio.run(stream_answer(graph, text, context))
+        else:
+            with err.status("Answering (models load on first use)...", spinner="dots"):
+                state = asyncio.run(graph.ainvoke({"query": text}, context=context))
     except (CompLLMError, ValueError) as exc:
         fail(exc)
+    streamed = state.pop("_streamed", "")
     doc = result_document(state)
     doc["timings"]["wall"] = round(time.time() - started, 4)
     if as_json:
         print(json.dumps(doc, indent=2, ensure_ascii=False))
+    elif stream:  # the final answer is shown again when it is not what was streamed
+        print_final(doc, answer=streamed.strip() != doc["final_answer"].strip())
     else:
         print_human(doc)

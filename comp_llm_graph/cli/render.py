@@ -85,6 +85,19 @@ def result_document(state: dict[str, Any]) -> dict[str, Any]:
 
 def print_human(doc: dict[str, Any]) -> None:
     """`ask` without --json: the plan, the sub-answers and the final answer as tables."""
+    print_plan(doc)
+    answers = Table(title="Sub-answers", title_justify="left")
+    for column in ("id", "expert", "start s", "time s", "answer"):
+        answers.add_column(column, overflow="fold")
+    for a in doc["answers"]:
+        text = a["answer"] if not a["error"] else f"[red]error: {a['error']}[/red]"
+        answers.add_row(a["id"], a["expert"], f"{a['start_s']:.2f}", f"{a['seconds']:.2f}", text)
+    out.print(answers)
+    print_final(doc)
+
+
+def print_plan(doc: dict[str, Any]) -> None:
+    """The plan table, and every problem and repair the planner's attempts had."""
     planning = doc["planning"] or {}
     plan = Table(title=f"Plan ({planning.get('status', '?')})", title_justify="left")
     for column in ("id", "depends on", "expert", "score", "question"):
@@ -97,19 +110,19 @@ def print_human(doc: dict[str, Any]) -> None:
     for attempt in planning.get("attempts", []):
         for note in attempt["problems"] + attempt["repairs"]:
             out.print(f"  [dim]plan:[/dim] {note}")
-    answers = Table(title="Sub-answers", title_justify="left")
-    for column in ("id", "expert", "start s", "time s", "answer"):
-        answers.add_column(column, overflow="fold")
-    for a in doc["answers"]:
-        text = a["answer"] if not a["error"] else f"[red]error: {a['error']}[/red]"
-        answers.add_row(a["id"], a["expert"], f"{a['start_s']:.2f}", f"{a['seconds']:.2f}", text)
-    out.print(answers)
+
+
+def print_final(doc: dict[str, Any], *, answer: bool = True) -> None:
+    """"Final answer" with how it was made, the answer (unless streamed), and the timings."""
     aggregation = doc["aggregation"] or {}
     note = ""
     if aggregation.get("reason"):
         note = f" ({aggregation['method']}: {aggregation['reason']})"
-    out.print(f"[bold]Final answer[/bold]{note}:")
-    out.print(doc["final_answer"], markup=False)
+    if answer:
+        out.print(f"[bold]Final answer[/bold]{note}:")
+        out.print(doc["final_answer"], markup=False)
+    elif note:
+        out.print(Text(note.strip(), style="dim"))
     timings = doc["timings"]
     out.print("[dim]" + "  ".join(f"{k} {v:.2f}s" for k, v in timings.items()) + "[/dim]")
 

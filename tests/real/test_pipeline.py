@@ -194,6 +194,19 @@ def test_cli_ask_json_on_the_real_models(tmp_path):
     assert {"plan", "execute", "aggregate", "total", "wall"} <= set(doc["timings"])
 
 
+def test_cli_ask_stream_shows_the_plan_then_answers_then_the_final_answer(tmp_path):
+    """`ask --stream` prints the plan as soon as it exists, each sub-answer as it finishes, and
+    the final answer (the aggregator's tokens as generated) before the timings."""
+    query = "Who wrote Hamlet, and what is the boiling point of water in Celsius?"
+    proc = subprocess.run([CLI, "ask", "--stream", "--cache-dir", str(tmp_path), query],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = proc.stdout
+    plan, first_answer, final = out.find("Plan ("), out.find("q1 ["), out.find("Final answer")
+    assert -1 < plan < first_answer < final, out
+    assert "execute" in out[final:] and "total" in out[final:]  # the timings close it
+
+
 def test_cli_route_file_json_keeps_input_order(tmp_path):
     questions = ["What is the capital of Australia?", "What is 48 divided by 6?",
                  "What does a compiler do?", "What is classical conditioning?"]

@@ -38,6 +38,8 @@ def test_bench_rejects_an_unknown_part():
     (["--schedule", "eager", "hi"], None, "schedule must be one of ready, waves"),
     (["--batch-size", "0", "hi"], None, "max_batch_size must be at least 1"),
     (["--memory-budget", "lots", "hi"], None, "cannot read 'lots' as a memory size"),
+    (["--stream", "--json", "hi"], None, "--stream shows the answer as it comes"),
+    (["--threads", "0", "hi"], None, "threads must be at least 1"),
     # The planner's model does not fit: refused before loading anything.
     (["--memory-budget", "1MiB", "hi"], None, "more than the memory budget of 1 MiB"),
 ])

@@ -1,0 +1,49 @@
+"""`comp-llm ask --stream`: the plan, each sub-answer and the final answer's tokens as they come.
+
+The graph runs with LangGraph's `updates` stream (the plan when the sub-query generator is done,
+each executor branch when it is) and `messages` stream (the aggregator's tokens as the engine
+generates them).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+
+from comp_llm_graph.cli.render import out, print_plan, result_document
+
+
+async def stream_answer(graph: Any, query: str, context: Any) -> dict[str, Any]:
+    """Run the graph, printing as it goes; return the final state and what was streamed."""
+    state: dict[str, Any] = {}
+    streamed: list[str] = []
+    async for mode, payload in graph.astream({"query": query}, context=context,
+                                             stream_mode=["updates", "messages", "values"]):
+        if mode == "values":
+            state = payload
+        elif mode == "messages":
+            chunk, metadata = payload
+            if metadata.get("langgraph_node") == "aggregate" and chunk.content:
+                if not streamed:
+                    out.print(Text("Final answer:", style="bold"))
+                streamed.append(chunk.content)
+                out.print(Text(chunk.content), end="")
+        else:
+            for node, update in payload.items():
+                if node == "generate_subqueries" and update:
+                    planned = {key: update[key] for key in ("query", "plan", "planning")}
+                    print_plan(result_document({**planned, "answers": {}}))
+                elif node == "execute_subquery" and update:
+                    for answer in update["answers"].values():
+                        line = Text(f"{answer['id']} [{answer['expert']}] "
+                                    f"{answer['finished_at'] - answer['started_at']:.2f} s: ",
+                                    style="dim")
+                        line.append(answer["answer"] if not answer["error"] else
+                                    f"error: {answer['error']}", style="" if not answer[
+                                        "error"] else "red")
+                        out.print(line)
+    if streamed:
+        out.print()
+    state["_streamed"] = "".join(streamed)
+    return state
