@@ -23,6 +23,7 @@ __all__ = [
     "PlannedSubQuery",
     "RepairedPlan",
     "parse_plan",
+    "format_grammar",
     "lines_plan_grammar",
     "plan_grammar",
     "references",
@@ -358,6 +359,11 @@ def lines_plan_grammar(max_subqueries: int, max_question_chars: int = 160) -> st
         piece = f"( [^{{}}\\n] | {refs} )" if k > 1 else "[^{}\\n]"
         rules.append(f"text{k} ::= {piece}{{3,{max_question_chars}}}")
     return "\n".join(rules)
+
+
+def format_grammar(fmt: str, max_subqueries: int) -> str:
+    """The plan grammar of a plan format: `json` (`plan_grammar`) or `lines`."""
+    return (lines_plan_grammar if fmt == "lines" else plan_grammar)(max_subqueries)
 
 
 _QUESTION_LINE = re.compile(r"^q(\d+): (.*)\n", re.MULTILINE)

@@ -41,7 +41,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 
 from comp_llm_graph.cache import default_cache_dir
 from comp_llm_graph.errors import ModelNotInstalledError
-from comp_llm_graph.plan import cut_at_repeat, lines_plan_grammar, plan_grammar
+from comp_llm_graph.plan import cut_at_repeat, format_grammar
 from comp_llm_graph.runtimes.gguf_file import FORMATS, converted_copy, gguf_integers
 from comp_llm_graph.runtimes.pool import DEFAULTS, MODEL_POOL
 from comp_llm_graph.runtimes.weights import SMOLLM2_GGUF, package_folder
@@ -278,8 +278,7 @@ class LlamaCppChatModel(BaseChatModel):
         grammar = kwargs.get("grammar")
         planning = grammar is None and self.plan_grammar
         if planning:
-            grammar = (lines_plan_grammar if self.plan_format == "lines" else plan_grammar)(
-                int(kwargs.get("max_subqueries", 5)))
+            grammar = format_grammar(self.plan_format, int(kwargs.get("max_subqueries", 5)))
         request: dict[str, Any] = {
             "messages": [{"role": _ROLES.get(m.type, "user"), "content": str(m.content)}
                          for m in messages],

@@ -27,7 +27,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
-from comp_llm_graph.plan import cut_at_repeat, lines_plan_grammar, plan_grammar
+from comp_llm_graph.plan import cut_at_repeat, format_grammar
 from comp_llm_graph.runtimes.batching import Batcher, Generation, Request
 from comp_llm_graph.runtimes.decoding import generate_batch
 from comp_llm_graph.runtimes.pool import DEFAULTS, MODEL_POOL, ModelKey, ModelPool
@@ -154,8 +154,7 @@ class LocalChatModel(BaseChatModel):
         grammar = kwargs.get("grammar")
         planning = grammar is None and self.plan_grammar
         if planning:
-            grammar = (lines_plan_grammar if self.plan_format == "lines" else plan_grammar)(
-                int(kwargs.get("max_subqueries", 5)))
+            grammar = format_grammar(self.plan_format, int(kwargs.get("max_subqueries", 5)))
         chat = [{"role": _ROLES.get(m.type, "user"), "content": str(m.content)} for m in messages]
         request = Request(chat, self.max_new_tokens, stop, grammar, stop_on_repeat=planning)
         return batcher(key, self.max_batch_size or DEFAULTS["max_batch_size"]).submit(request)
