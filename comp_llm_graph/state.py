@@ -94,6 +94,9 @@ class Planning(TypedDict):
     again; fallback: the whole query ran as one sub-query; monolithic: no planning (mode)."""
     attempts: list[PlanAttempt]
     """Each planner call in order."""
+    early_started: NotRequired[list[str]]
+    """Sub-queries whose experts started while the planner was still writing and whose early
+    answers the plan kept (`nodes/early_start.py`)."""
 
 
 class Aggregation(TypedDict):

@@ -100,3 +100,32 @@ def fake_registry(experts: dict[str, Runnable] | None = None, **kwargs) -> Exper
 def planner(*outputs: str) -> FakeListChatModel:
     """A planner that returns the given outputs in turn."""
     return FakeListChatModel(responses=list(outputs))
+
+
+class PiecewisePlanner(FakeListChatModel):
+    """A planner that reports its text in pieces as it "generates" (one piece per sub-query,
+    `pause` seconds apart), like the llama.cpp planner's `on_piece`."""
+
+    pause: float = 0.05
+    finished_at: list[float] = []
+    """When each call returned (time.time())."""
+
+    @property
+    def supports_plan_pieces(self) -> bool:
+        return True
+
+    async def _agenerate(self, messages, stop=None, run_manager=None, **kwargs):
+        import time
+
+        from langchain_core.messages import AIMessage
+        from langchain_core.outputs import ChatGeneration, ChatResult
+
+        on_piece = kwargs.pop("on_piece", None)
+        text = self.responses[self.i % len(self.responses)]
+        self.i += 1
+        for piece in re.split(r"(?<=\}), ", text):
+            if on_piece is not None:
+                on_piece(piece + ", ")
+            await asyncio.sleep(self.pause)
+        self.finished_at.append(time.time())
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(text))])

@@ -11,6 +11,7 @@ saves every finished sub-query.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any, Literal
 
@@ -22,6 +23,7 @@ from langgraph.types import Send
 from comp_llm_graph.context import Context
 from comp_llm_graph.experts.registry import ExpertRegistry
 from comp_llm_graph.nodes.common import answer_block, output_tokens, text_of
+from comp_llm_graph.nodes.early_start import EARLY_STARTS
 from comp_llm_graph.plan import substitute_references
 from comp_llm_graph.scheduler import SCHEDULER
 from comp_llm_graph.state import Branch, State, SubAnswer, SubQuery
@@ -125,11 +127,27 @@ def make_execute_subquery(registry: ExpertRegistry):
             max_concurrency=branch.get("max_concurrency"),
             config=config,
         ) as ticket:
-            result = await run_expert(registry, sub, ticket.dependencies)
+            result = await _early_answer(token, sub["id"])
+            if result is None:
+                result = await run_expert(registry, sub, ticket.dependencies)
             ticket.finish(result)
         return {"answers": {sub["id"]: result}}
 
     return execute_subquery
+
+
+async def _early_answer(token: str, sub_id: str) -> SubAnswer | None:
+    """The answer of the sub-query's early start (`early_start.py`), if it was kept and ran."""
+    early = EARLY_STARTS.take(token, sub_id)
+    if early is None:
+        return None
+    try:
+        return await asyncio.shield(early)
+    except asyncio.CancelledError:
+        if not early.cancelled():  # this branch was cancelled, not the early start
+            early.cancel()
+            raise
+        return None
 
 
 async def run_expert(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
@@ -21,6 +22,8 @@ from comp_llm_graph.context import Context
 from comp_llm_graph.errors import PlanError, validate_query
 from comp_llm_graph.experts.registry import ExpertRegistry
 from comp_llm_graph.nodes.common import output_tokens, routed_sub_query, text_of
+from comp_llm_graph.nodes.early_start import EARLY_STARTS
+from comp_llm_graph.nodes.execute import run_expert
 from comp_llm_graph.plan import PlannedSubQuery, parse_plan, repair_plan
 from comp_llm_graph.prompts import (
     LINES_PLANNER_EXAMPLES,
@@ -57,9 +60,17 @@ def planner_messages(query: str, context: Context, fmt: str = "json") -> list[Ba
 
 
 async def make_plan(
-    planner: Runnable, query: str, context: Context
+    planner: Runnable, query: str, context: Context,
+    on_piece: Callable[[str], None] | None = None,
 ) -> tuple[list[PlannedSubQuery], Planning]:
     """Ask the planner for a plan; validate, repair, re-ask once, or fall back to one sub-query.
+
+    Args:
+        planner: The planner chat model.
+        query: The user's question.
+        context: The run's settings.
+        on_piece: Given each piece of the first attempt's text as it is generated, when the
+            planner can report it (`supports_plan_pieces`).
 
     Returns:
         The sub-queries (not yet routed) and the record of how they came about.
@@ -73,7 +84,8 @@ async def make_plan(
     replan = LINES_REPLAN_PROMPT if fmt == "lines" else REPLAN_PROMPT
     attempts: list[PlanAttempt] = []
     for attempt in range(2):
-        output = await planner.ainvoke(messages, **kwargs)
+        pieces = {"on_piece": on_piece} if on_piece is not None and attempt == 0 else {}
+        output = await planner.ainvoke(messages, **kwargs, **pieces)
         raw = text_of(output)
         tokens = output_tokens(output)
         stopped = (getattr(output, "response_metadata", None) or {}).get("stop_reason")
@@ -123,20 +135,33 @@ def make_generate_subqueries(planner: Runnable, registry: ExpertRegistry):
             return _update(query, context, started, plan, Planning(status="monolithic",
                                                                    attempts=[]))
 
-        planned, planning = await make_plan(planner, query, context)
-        routes = await asyncio.to_thread(registry.route, [p.question for p in planned])
+        token = uuid.uuid4().hex
+        on_piece = None
+        if (context.mode == "comp" and context.schedule == "ready"
+                and getattr(planner, "supports_plan_pieces", False)):
+            on_piece = EARLY_STARTS.listener(token, registry, run_expert,
+                                             max_subqueries=context.max_subqueries,
+                                             max_concurrency=context.max_concurrency)
+        try:
+            planned, planning = await make_plan(planner, query, context, on_piece)
+            routes = await asyncio.to_thread(registry.route, [p.question for p in planned])
+        except BaseException:
+            EARLY_STARTS.cancel(token)
+            raise
         plan = [routed_sub_query(p, r) for p, r in zip(planned, routes, strict=True)]
-        return _update(query, context, started, plan, planning)
+        if on_piece is not None:
+            planning["early_started"] = EARLY_STARTS.settle(token, plan)
+        return _update(query, context, started, plan, planning, token)
 
     return generate_subqueries
 
 
 def _update(query: str, context: Context, started: float, plan: list[SubQuery],
-            planning: Planning) -> dict[str, Any]:
+            planning: Planning, token: str | None = None) -> dict[str, Any]:
     return {
         "query": query,
         "mode": context.mode,
-        "run_token": uuid.uuid4().hex,
+        "run_token": token or uuid.uuid4().hex,
         "react_finished": False,
         "run_started": started,
         "plan": plan,

@@ -233,6 +233,14 @@ class LlamaCppChatModel(BaseChatModel):
         return True
 
     @property
+    def supports_plan_pieces(self) -> bool:
+        """Whether a planning call may pass `on_piece=`: the JSON plan's text as it is written.
+
+        The sub-query generator starts sub-queries early with it (`nodes/early_start.py`).
+        """
+        return self.plan_grammar and self.plan_format == "json"
+
+    @property
     def model_name(self) -> str:
         """The model's name in response metadata: the GGUF file's, with the format it runs in."""
         stem = Path(self.gguf_file or self.model_path or "model").stem
@@ -330,15 +338,23 @@ class LlamaCppChatModel(BaseChatModel):
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None,
                   **kwargs: Any) -> ChatResult:
-        return ChatResult(generations=[ChatGeneration(message=self._run(messages, stop, kwargs))])
+        on_piece = kwargs.pop("on_piece", None)
+        message = self._run(messages, stop, kwargs, on_piece)
+        return ChatResult(generations=[ChatGeneration(message=message)])
 
     async def _agenerate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                          run_manager: AsyncCallbackManagerForLLMRun | None = None,
                          **kwargs: Any) -> ChatResult:
         cancelled = threading.Event()
+        on_delta = None
+        if (on_piece := kwargs.pop("on_piece", None)) is not None:  # called in this event loop
+            loop = asyncio.get_running_loop()
+
+            def on_delta(piece: str) -> None:
+                loop.call_soon_threadsafe(on_piece, piece)
         try:
             message = await asyncio.shield(asyncio.to_thread(
-                self._run, messages, stop, kwargs, None, cancelled))
+                self._run, messages, stop, kwargs, on_delta, cancelled))
         except asyncio.CancelledError:
             cancelled.set()  # the generation stops at its next token
             raise

@@ -1,0 +1,71 @@
+"""Sub-queries start while the planner is still writing (fakes: a piecewise planner, experts that
+record when they were called)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from langchain_core.runnables import RunnableLambda
+
+from comp_llm_graph import Context, build_graph
+from tests.fakes import PiecewisePlanner, fake_registry, planner
+
+PLAN = json.dumps({"subqueries": [
+    {"id": "q1", "question": "What is the capital of Peru?", "depends_on": []},
+    {"id": "q2", "question": "What is 3 plus 4?", "depends_on": []},
+    {"id": "q3", "question": "When did the empire of {q1} fall?", "depends_on": ["q1"]},
+]})
+
+
+def _recording(name: str, calls: dict[str, list[float]]) -> RunnableLambda:
+    async def answer(payload: dict) -> str:
+        calls.setdefault(payload["question"], []).append(time.time())
+        return f"{name} says {payload['question']}"
+
+    return RunnableLambda(lambda payload: None, afunc=answer, name=name)
+
+
+def _graph(plan_text: str, calls: dict[str, list[float]]) -> tuple[object, PiecewisePlanner]:
+    experts = {name: _recording(name, calls)
+               for name in ("geography", "math", "history", "generalist")}
+    writer = PiecewisePlanner(responses=[plan_text], pause=0.05)
+    graph = build_graph(planner=writer, registry=fake_registry(experts),
+                        aggregator=planner("FINAL"))
+    return graph, writer
+
+
+async def test_sub_queries_start_before_the_plan_is_complete_and_run_once():
+    calls: dict[str, list[float]] = {}
+    graph, writer = _graph(PLAN, calls)
+    state = await graph.ainvoke({"query": "Capital of Peru, 3 plus 4, and when did it fall?"},
+                                context=Context(mode="comp"))
+    assert state["planning"]["early_started"] == ["q1", "q2", "q3"]
+    assert calls["What is the capital of Peru?"][0] < writer.finished_at[-1]  # during planning
+    assert all(len(times) == 1 for times in calls.values())  # no expert was called twice
+    q3 = state["answers"]["q3"]  # the dependent one received its dependency's early answer
+    assert q3["question"] == (
+        "When did the empire of geography says What is the capital of Peru? fall?")
+    assert [state["answers"][i]["error"] for i in ("q1", "q2", "q3")] == [None, None, None]
+
+
+async def test_other_modes_and_schedules_do_not_start_early():
+    for context in (Context(mode="sequential"), Context(schedule="waves")):
+        calls: dict[str, list[float]] = {}
+        graph, writer = _graph(PLAN, calls)
+        state = await graph.ainvoke({"query": "Peru?"}, context=context)
+        assert "early_started" not in state["planning"]
+        assert calls["What is the capital of Peru?"][0] > writer.finished_at[-1]
+
+
+async def test_a_repeated_sub_question_is_not_started_and_the_repair_holds():
+    repeated = json.dumps({"subqueries": [
+        {"id": "q1", "question": "What is the capital of Peru?", "depends_on": []},
+        {"id": "q2", "question": "What is the capital of Peru?", "depends_on": []},
+    ]})
+    calls: dict[str, list[float]] = {}
+    graph, _ = _graph(repeated, calls)
+    state = await graph.ainvoke({"query": "Peru?"}, context=Context())
+    assert [s["id"] for s in state["plan"]] == ["q1"]
+    assert state["planning"]["early_started"] == ["q1"]
+    assert len(calls["What is the capital of Peru?"]) == 1
