@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import os
+import secrets
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -86,6 +87,9 @@ class LlamaServer:
         params.cpuparams_batch.n_threads = settings.threads
         params.verbosity = -1
         params.warmup = False
+        # llama.cpp's server also listens on a random loopback port; nothing here uses it, so
+        # it gets a key nobody knows (in-process calls do not go through HTTP).
+        params.api_keys = [secrets.token_hex(16)]
         self.settings = settings
         self._server: Any = xllamacpp.Server(params)
         self._lock = threading.Lock()

@@ -115,3 +115,23 @@ def test_a_process_using_the_engine_exits_cleanly(cache):
                                               "XDG_CACHE_HOME": str(cache)})
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip()
+
+
+def test_the_servers_http_port_refuses_requests_without_its_key():
+    """llama.cpp's server also listens on a loopback port; it answers nobody but this process."""
+    import urllib.error
+    import urllib.request
+
+    from comp_llm_graph.runtimes.llamacpp import _use_server
+
+    model = smollm2(8)
+    assert model.invoke([HumanMessage("Hi")]).content
+    with _use_server(model._settings()) as (server, _):
+        url = server._server.listening_address
+    assert url.startswith("http://127.0.0.1:")
+    request = urllib.request.Request(
+        f"{url}/v1/chat/completions", headers={"Content-Type": "application/json"},
+        data=b'{"messages": [{"role": "user", "content": "hi"}]}')
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 401
