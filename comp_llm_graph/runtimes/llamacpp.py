@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import functools
 import os
 import secrets
 import threading
@@ -149,8 +150,13 @@ class LlamaServer:
         self._server = None
 
 
+@functools.lru_cache(maxsize=32)
 def _estimate_bytes(settings: _Settings) -> int:
-    """Weights plus the f16 KV cache, from the file's metadata (to make room before loading)."""
+    """Weights plus the f16 KV cache, from the file's metadata (to make room before loading).
+
+    Kept per setting: reading the header takes about 40 ms (the vocabulary is skipped entry by
+    entry), and every call asks.
+    """
     meta = gguf_integers(settings.path)
     arch = next((k.split(".")[0] for k in meta if k.endswith(".block_count")), "llama")
     layers = meta.get(f"{arch}.block_count", 0)
