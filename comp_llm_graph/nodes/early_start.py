@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,11 +28,15 @@ from comp_llm_graph.plan import PlannedSubQuery, normalise_id, references
 from comp_llm_graph.scheduler import SCHEDULER
 from comp_llm_graph.state import SubAnswer, SubQuery
 
-__all__ = ["EARLY_STARTS", "EarlyStarts"]
+__all__ = ["EARLY_STARTS", "MAX_KEPT_RUNS", "EarlyStarts"]
 
 _ITEM = re.compile(r'\{"id": "(q\d+)", "question": "((?:[^"\\]|\\.)*)", '
                    r'"depends_on": \[([^\]]*)\]\}')
 """A complete sub-query of grammar-shaped plan JSON (`plan.plan_grammar`)."""
+
+MAX_KEPT_RUNS = 256
+"""Runs whose kept early answers wait for their branches; beyond it the oldest are dropped (a
+run abandoned between planning and execution would otherwise keep them forever)."""
 
 RunExpert = Callable[[Any, SubQuery, dict[str, SubAnswer]], Awaitable[SubAnswer]]
 
@@ -49,7 +54,7 @@ class EarlyStarts:
     def __init__(self) -> None:
         """No run has started anything yet."""
         self._started: dict[str, dict[str, _Early]] = {}
-        self._kept: dict[str, dict[str, asyncio.Task]] = {}
+        self._kept: OrderedDict[str, dict[str, asyncio.Task]] = OrderedDict()
 
     def listener(self, token: str, registry: Any, run_expert: RunExpert, *,
                  max_subqueries: int, max_concurrency: int | None) -> Callable[[str], None]:
@@ -117,6 +122,9 @@ class EarlyStarts:
         SCHEDULER.close(f"early|{token}")
         if kept:
             self._kept[token] = kept
+            while len(self._kept) > MAX_KEPT_RUNS:  # its branches never came: drop them
+                for task in self._kept.popitem(last=False)[1].values():
+                    task.cancel()
         return list(kept)
 
     def cancel(self, token: str) -> None:

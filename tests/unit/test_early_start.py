@@ -69,3 +69,25 @@ async def test_a_repeated_sub_question_is_not_started_and_the_repair_holds():
     assert [s["id"] for s in state["plan"]] == ["q1"]
     assert state["planning"]["early_started"] == ["q1"]
     assert len(calls["What is the capital of Peru?"]) == 1
+
+
+async def test_kept_early_answers_of_abandoned_runs_are_dropped_beyond_the_cap(monkeypatch):
+    """A run that never reaches its branches does not keep its early answers forever."""
+    import asyncio
+
+    from comp_llm_graph.nodes import early_start
+
+    monkeypatch.setattr(early_start, "MAX_KEPT_RUNS", 1)
+    starts = early_start.EarlyStarts()
+    sub = {"id": "q1", "question": "What is the capital of Peru?", "depends_on": [],
+           "expert": "geography"}
+    tasks = []
+    for token in ("first", "second"):
+        task = asyncio.ensure_future(asyncio.sleep(10))
+        tasks.append(task)
+        starts._started[token] = {"q1": early_start._Early(task, dict(sub))}
+        assert starts.settle(token, [dict(sub)]) == ["q1"]
+    await asyncio.sleep(0)
+    assert tasks[0].cancelled() and not tasks[1].cancelled()
+    assert starts.take("first", "q1") is None and starts.take("second", "q1") is tasks[1]
+    tasks[1].cancel()
