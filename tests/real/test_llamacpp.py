@@ -135,3 +135,18 @@ def test_the_servers_http_port_refuses_requests_without_its_key():
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=30)
     assert refused.value.code == 401
+
+
+async def test_the_real_planner_starts_sub_queries_before_its_plan_is_complete(tmp_path):
+    """The streaming planner on SmolLM2: on the demo query the first sub-query is answered
+    early (its expert started while the planner was still writing) and its answer is used."""
+    from comp_llm_graph import Context, build_graph, default_components
+
+    graph = build_graph(**default_components(persist_directory=tmp_path))
+    state = await graph.ainvoke({"query": "What is the capital of France, and what is 15% of 240?"},
+                                context=Context(mode="comp"))
+    early = state["planning"]["early_started"]
+    assert early and early[0] == "q1"
+    plan_done = state["run_started"] + state["timings"]["plan"]
+    first = state["answers"]["q1"]
+    assert first["started_at"] < plan_done and first["error"] is None and first["answer"]
