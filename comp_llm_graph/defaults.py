@@ -27,7 +27,10 @@ def default_components(
     aggregator: Runnable | None = None,
     **registry_kwargs: Any,
 ) -> dict[str, Any]:
-    """The embedded defaults: SmolLM2 planner (grammar-constrained) and aggregator, default pack.
+    """The embedded defaults: SmolLM2 planner (grammar-constrained), aggregator, default pack.
+
+    The planner is shown demonstrations from the bank when it was built (`comp-llm
+    demonstrations`); it is looked for on the first run, not here.
 
     Args:
         expert_folders: Folders of expert cards added to (or replacing cards of) the default pack.
@@ -43,8 +46,11 @@ def default_components(
         planner = smollm2(PLANNER_MAX_NEW_TOKENS, plan_grammar=True)
     if aggregator is None:
         aggregator = smollm2(AGGREGATOR_MAX_NEW_TOKENS)
+    from comp_llm_graph.demonstrations import PlanDemonstrations
+
     return {
         "planner": planner,
         "registry": ExpertRegistry.from_folders(expert_folders, **registry_kwargs),
         "aggregator": aggregator,
+        "demonstrations": PlanDemonstrations.default(),
     }

@@ -37,10 +37,12 @@ from comp_llm_graph.state import InputState, State
 __all__ = ["build_graph", "builder", "graph"]  # noqa: F822 - `graph` is built on first access
 
 
-def builder(*, planner: Runnable, registry: ExpertRegistry, aggregator: Runnable) -> StateGraph:
+def builder(*, planner: Runnable, registry: ExpertRegistry, aggregator: Runnable,
+            demonstrations: Any = None) -> StateGraph:
     """The uncompiled graph, for callers that compile it themselves (e.g. with a checkpointer)."""
     graph = StateGraph(State, context_schema=Context, input_schema=InputState)
-    graph.add_node("generate_subqueries", make_generate_subqueries(planner, registry))
+    graph.add_node("generate_subqueries",
+                   make_generate_subqueries(planner, registry, demonstrations))
     graph.add_node("execute_subquery", make_execute_subquery(registry))
     graph.add_node("collect", collect)
     graph.add_node("decide", make_decide(planner, registry))
@@ -61,6 +63,7 @@ def build_graph(
     registry: ExpertRegistry,
     aggregator: Runnable,
     checkpointer: Any = None,
+    demonstrations: Any = None,
     name: str = "comp_llm",
 ) -> Any:
     """Compile the Comp-LLM graph.
@@ -71,13 +74,16 @@ def build_graph(
         registry: The experts and the routing index.
         aggregator: Chat model that writes the final answer.
         checkpointer: Optional LangGraph checkpointer (each finished sub-query is saved).
+        demonstrations: A `PlanDemonstrations` bank: the planner is shown the gold plans of
+            the questions nearest each query instead of fixed examples (None: fixed examples).
         name: Name of the compiled graph.
 
     Returns:
         A compiled LangGraph graph (a Runnable): `await graph.ainvoke({"query": ...},
         context=Context(mode=...), config={"max_concurrency": 4})`.
     """
-    return builder(planner=planner, registry=registry, aggregator=aggregator).compile(
+    return builder(planner=planner, registry=registry, aggregator=aggregator,
+                   demonstrations=demonstrations).compile(
         checkpointer=checkpointer, name=name
     )
 

@@ -18,7 +18,8 @@ __all__ = [
     "SubQuery",
 ]
 
-PlanStatus = Literal["valid", "repaired", "replanned", "fallback", "monolithic", "react"]
+PlanStatus = Literal["valid", "repaired", "replanned", "fallback", "enumerated", "monolithic",
+                     "react"]
 
 
 class Candidate(TypedDict):
@@ -48,6 +49,11 @@ class SubQuery(TypedDict):
     routed_by: Literal["similarity", "learned", "examples", "fallback", "mode"]
     """Why this expert: the router that chose it (similarity to the cards, the learned router,
     nearest labelled examples), a below-threshold fallback, or fixed by the mode."""
+    label: NotRequired[str]
+    """How the query named this part (`Part 1`), when the user enumerated the parts."""
+    context: NotRequired[Literal["shared"]]
+    """What the expert receives besides its question and earlier answers: `shared` = the
+    query's material (`state["shared_context"]`)."""
 
 
 class SubAnswer(TypedDict):
@@ -91,7 +97,8 @@ class Planning(TypedDict):
 
     status: PlanStatus
     """valid: used as generated; repaired: fixed unambiguously; replanned: the planner was asked
-    again; fallback: the whole query ran as one sub-query; monolithic: no planning (mode)."""
+    again; fallback: the whole query ran as one sub-query; enumerated: the query numbered its
+    parts, each became a sub-query (no planner call); monolithic: no planning (mode)."""
     attempts: list[PlanAttempt]
     """Each planner call in order."""
     early_started: NotRequired[list[str]]
@@ -100,13 +107,22 @@ class Planning(TypedDict):
 
 
 class Aggregation(TypedDict):
-    """How the final answer was made."""
+    """How the final answer was made, and what was checked of it."""
 
-    method: Literal["llm", "fallback", "passthrough"]
-    """llm: the aggregator wrote it; fallback: deterministic synthesis after the aggregator failed
-    or returned nothing; passthrough: a single sub-query answered the whole query."""
+    method: Literal["llm", "compose", "fallback", "passthrough"]
+    """llm: the aggregator wrote it; compose: the end points' answers as labelled lines (every
+    part independent, `Context.aggregate`); fallback: composed after the aggregator failed or
+    returned nothing; passthrough: a single sub-query answered the whole query."""
     reason: str | None
     """Why the fallback was used, or None."""
+    checked: NotRequired[list[str]]
+    """The end points (sub-queries nothing depends on) checked in the final answer."""
+    added: NotRequired[list[str]]
+    """End points the aggregator left out, added to the final answer labelled (`coverage.py`)."""
+    failed: NotRequired[list[str]]
+    """End points without an answer; the final answer names them."""
+    partial: NotRequired[bool]
+    """Some end point failed: the final answer does not answer everything asked."""
     output_tokens: NotRequired[int]
     """Tokens the aggregator generated, when its model reports them (absent for passthrough)."""
 
@@ -138,6 +154,9 @@ class State(InputState, total=False):
     """The validated sub-query DAG, in a topological order."""
     planning: Planning
     """How the plan came about."""
+    shared_context: str
+    """What the query carries besides its questions (a passage, documents, givens), given to
+    every sub-query marked `context: shared` ('' when none; `comp_llm_graph.query_parts`)."""
     answers: Annotated[dict[str, SubAnswer], merge_dicts]
     """Executor results by sub-query id; each branch writes its own."""
     final_answer: str
@@ -164,3 +183,5 @@ class Branch(TypedDict):
     """Position in the plan (ties in priority go in plan order)."""
     max_concurrency: int | None
     """The run's limit on sub-queries executing at once."""
+    shared_context: NotRequired[str]
+    """The query's material, for a sub-query marked `context: shared`."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from comp_llm_graph.cli import ask, bench, evaluate, experts, route
+from comp_llm_graph.cli import ask, bench, demonstrations, evaluate, experts, route
 from comp_llm_graph.cli.render import result_document
 
 __all__ = ["app", "main", "result_document"]
@@ -26,6 +26,7 @@ app.command()(route.route)
 app.add_typer(evaluate.eval_app, name="eval")
 app.add_typer(experts.experts_app, name="experts")
 app.command()(bench.bench)
+app.command()(demonstrations.demonstrations)
 
 
 @app.callback()

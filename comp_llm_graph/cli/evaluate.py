@@ -94,6 +94,10 @@ def eval_planning(
     max_subqueries: MaxSubqueries = 5,
     grammar: Annotated[bool, typer.Option(
         help="Constrain the embedded planner to valid plans (--no-grammar: free text).")] = True,
+    demos: Annotated[bool, typer.Option(
+        "--demonstrations/--no-demonstrations",
+        help="Show the planner the nearest gold plans of the bank (`comp-llm demonstrations`; "
+             "used when built) instead of fixed examples.")] = True,
     json_path: JsonOut = None,
     markdown: MarkdownOut = None,
     records: RecordsOut = None,
@@ -115,16 +119,24 @@ def eval_planning(
             from comp_llm_graph.runtimes.llamacpp import smollm2
 
             planner = smollm2(PLANNER_MAX_NEW_TOKENS, plan_grammar=grammar)
+        bank = None
+        if demos:
+            from comp_llm_graph.demonstrations import PlanDemonstrations
+
+            bank = PlanDemonstrations.open()
         with progress_bar() as bar:
             task = bar.add_task("planning", total=len(examples))
             results = evaluate_planning(planner, examples,
                                         context=Context(max_subqueries=max_subqueries),
+                                        demonstrations=bank,
                                         keep_examples=records is not None,
                                         progress=lambda n: bar.advance(task, n))
     except (CompLLMError, ValueError) as exc:
         fail(exc)
     per_question = results.pop("examples", [])
-    title = (f"Planning ({len(examples)} questions: {sample} per dataset, seed {seed})")
+    results["demonstrations"] = len(bank) if bank is not None else 0
+    title = (f"Planning ({len(examples)} questions: {sample} per dataset, seed {seed}; "
+             + (f"{len(bank)} demonstrations)" if bank is not None else "fixed examples)"))
     write_results({"planning": results}, planning_markdown(results, title), json_path,
                   markdown, records, per_question)
 

@@ -21,9 +21,11 @@ from typing import Any
 from comp_llm_graph.context import MODES, Context
 from comp_llm_graph.errors import CompLLMError
 from comp_llm_graph.evaluation.e2e_data import Item
+from comp_llm_graph.nodes.coverage import end_points, represented
 
 __all__ = [
     "E2E_MODES",
+    "part_coverage",
     "e2e_markdown",
     "e2e_records",
     "e2e_summary",
@@ -53,6 +55,25 @@ def _tokens(state: dict[str, Any]) -> dict[str, int]:
             "calls_without_token_counts": unreported}
 
 
+def part_coverage(state: dict[str, Any]) -> float | None:
+    """Share of the plan's end points whose answer the final answer carries.
+
+    None when there is no plan or a single sub-query. Checked on the final state, independently
+    of what the aggregator recorded; an end point that failed counts as covered when the final
+    answer names it (its id), as it must.
+    """
+    plan, answers = state.get("plan") or [], state.get("answers") or {}
+    final = state.get("final_answer", "")
+    points = end_points(plan)
+    if len(plan) < 2 or not points:
+        return None
+    covered = [
+        represented(answers[i]["answer"], final)
+        if (answers.get(i) or {}).get("answer", "").strip() else i in final
+        for i in points]
+    return sum(covered) / len(covered)
+
+
 async def _run(graph: Any, item: Item, context: Context, config: Any) -> dict[str, Any]:
     """One question in one mode: prediction, scores, wall time, tokens."""
     started = time.perf_counter()
@@ -62,7 +83,7 @@ async def _run(graph: Any, item: Item, context: Context, config: Any) -> dict[st
         wall = time.perf_counter() - started
         return {"prediction": "", "scores": item.score(""), "wall_s": round(wall, 4),
                 **_tokens({}), "subqueries": 0, "planning": None, "aggregation": None,
-                "error": f"{type(exc).__name__}: {exc}"}
+                "part_coverage": None, "error": f"{type(exc).__name__}: {exc}"}
     wall = time.perf_counter() - started
     prediction = state.get("final_answer", "")
     return {
@@ -73,6 +94,7 @@ async def _run(graph: Any, item: Item, context: Context, config: Any) -> dict[st
         "subqueries": len(state.get("plan") or []),
         "planning": (state.get("planning") or {}).get("status"),
         "aggregation": (state.get("aggregation") or {}).get("method"),
+        "part_coverage": part_coverage(state),
         "error": None,
     }
 
@@ -82,6 +104,7 @@ def _summary(runs: list[dict[str, Any]], metrics: Sequence[str]) -> dict[str, An
         return round(statistics.fmean(values), 4) if values else 0.0
 
     walls = [r["wall_s"] for r in runs]
+    coverage = [r["part_coverage"] for r in runs if r.get("part_coverage") is not None]
     summary: dict[str, Any] = {"n": len(runs)}
     summary |= {m: mean([float(r["scores"][m]) for r in runs]) for m in metrics}
     summary |= {
@@ -94,6 +117,9 @@ def _summary(runs: list[dict[str, Any]], metrics: Sequence[str]) -> dict[str, An
         "aggregator_tokens_mean": mean([r["aggregator_tokens"] for r in runs]),
         "calls_without_token_counts": sum(r["calls_without_token_counts"] for r in runs),
         "subqueries_mean": mean([r["subqueries"] for r in runs]),
+        "part_coverage": mean(coverage) if coverage else None,
+        "part_coverage_min": min(coverage) if coverage else None,
+        "multi_part_runs": len(coverage),
         "planning": dict(Counter(r["planning"] for r in runs if r["planning"]).most_common()),
         "errors": sum(r["error"] is not None for r in runs),
     }
@@ -145,7 +171,9 @@ async def evaluate_e2e(
         summary holds the mean of each metric (MMLU pairs: part_accuracy, both_correct,
         letters_found; multi-hop: exact, normalised, contains, f1), wall_s_mean/median/total,
         tokens_mean and its split (expert, planner, aggregator), subqueries_mean, planning
-        (plan status counts), errors and n. A record is `{"set", "id", "query", "gold",
+        (plan status counts), part_coverage (mean share of plan end points the final answer
+        carries, over runs whose plan has several sub-queries; `multi_part_runs` of them) and
+        part_coverage_min, errors and n. A record is `{"set", "id", "query", "gold",
         "modes": {mode: run}}`, a run holding the prediction, its scores, wall_s and tokens.
     """
     if isinstance(graph, Mapping):
@@ -205,6 +233,12 @@ CHANCE = {"part_accuracy": 0.25, "both_correct": 0.0625}
 """Random guessing on four choices."""
 
 
+def _coverage(row: dict[str, Any]) -> str:
+    if row.get("part_coverage") is None:
+        return "-"
+    return f"{row['part_coverage']:.2f} (min {row['part_coverage_min']:.2f})"
+
+
 def e2e_markdown(results: dict[str, Any], title: str) -> str:
     """One Markdown table per set: metrics, wall time and generated tokens per mode."""
     lines = [f"### {title}", ""]
@@ -212,12 +246,13 @@ def e2e_markdown(results: dict[str, Any], title: str) -> str:
         metrics = result["metrics"]
         lines += [f"**{name}** ({result['n']} questions)", "",
                   "| mode | " + " | ".join(METRIC_LABELS.get(m, m) for m in metrics)
-                  + " | wall s mean | wall s median | tokens/question | sub-queries | errors |",
-                  "|---|" + "---|" * (len(metrics) + 5)]
+                  + " | part coverage | wall s mean | wall s median | tokens/question | "
+                  "sub-queries | errors |",
+                  "|---|" + "---|" * (len(metrics) + 6)]
         for mode, row in result["modes"].items():
             lines.append(
                 f"| {mode} | " + " | ".join(f"{row[m]:.3f}" for m in metrics)
-                + f" | {row['wall_s_mean']:.2f} | {row['wall_s_median']:.2f} | "
+                + f" | {_coverage(row)} | {row['wall_s_mean']:.2f} | {row['wall_s_median']:.2f} | "
                 f"{row['tokens_mean']:.0f} | {row['subqueries_mean']:.2f} | {row['errors']} |")
         chance = [f"{METRIC_LABELS[m]} {CHANCE[m]:g}" for m in metrics if m in CHANCE]
         if chance:

@@ -281,6 +281,7 @@ async def aevaluate_planning(
     concurrency: int = 1,
     progress: Callable[[int], None] | None = None,
     keep_examples: bool = False,
+    demonstrations: Any = None,
 ) -> dict[str, Any]:
     """Plan every example's question with the graph's planning step and score it against gold.
 
@@ -297,6 +298,8 @@ async def aevaluate_planning(
             per-plan latency without batching).
         progress: Called with 1 after each plan.
         keep_examples: Add `examples`, one record per example (question, status, plan, score).
+        demonstrations: A `PlanDemonstrations` bank (built from train splits only) whose
+            nearest plans the planner is shown, as in the graph.
 
     Returns:
         The metrics over all examples (`n`, `valid_plan_rate`, `valid_as_generated_rate`,
@@ -320,7 +323,8 @@ async def aevaluate_planning(
     async def run(example: GoldPlan) -> dict[str, Any]:
         async with limit:
             started = time.perf_counter()
-            planned, planning = await make_plan(planner, example.question, context)
+            planned, planning = await make_plan(planner, example.question, context,
+                                                demonstrations=demonstrations)
             seconds = time.perf_counter() - started
         if progress:
             progress(1)

@@ -26,13 +26,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import Runnable
 from pydantic import ValidationError
 
 from comp_llm_graph.errors import ExpertCardError, ModelNotInstalledError
 from comp_llm_graph.experts.cards import ExpertCard
-from comp_llm_graph.prompts import EXPERT_USER_PROMPT
+from comp_llm_graph.experts.llm_expert import llm_expert
 from comp_llm_graph.runtimes.openai_compat import (
     INSTALL_HINT,
     OpenAIOptions,
@@ -55,15 +54,6 @@ BackendFactory = Callable[[ExpertCard], Runnable]
 BackendCheck = Callable[[ExpertCard], None]
 
 DEFAULT_MAX_NEW_TOKENS = 96
-
-
-def llm_expert(card: ExpertCard, chat_model: Runnable) -> Runnable:
-    """Prompt (card's system prompt + question with earlier answers) piped into a chat model."""
-    prompt = ChatPromptTemplate.from_messages(
-        [("system", card.system_prompt or f"You are an expert in {card.name}."),
-         ("human", EXPERT_USER_PROMPT)],
-    )
-    return (prompt | chat_model).with_config(run_name=f"expert:{card.name}")
 
 
 def _smollm2(card: ExpertCard) -> Runnable:

@@ -1,8 +1,15 @@
-"""Response aggregator: an LLM writes the final answer from the query and the sub-answers.
+"""Response aggregator: the final answer from the query and the sub-answers, no part dropped.
 
-If the aggregator fails or returns nothing, a deterministic synthesis of the sub-answers is
-returned and `state["aggregation"]` says so. A plan of one sub-query that is the whole query
-needs no aggregation: its answer is the final answer.
+How the answer is written (`Context.aggregate`): an LLM synthesises it (`llm`), or the answers
+of the plan's end points are composed as labelled lines (`compose`, no model call; `auto` does
+this when every sub-query is independent, since each answer is then one piece of the query and
+an LLM rewrite can only drop or distort pieces: README "Aggregation"). A plan of one sub-query
+that is the whole query needs no aggregation: its answer is the final answer.
+
+Whatever wrote it, every end point is then checked in the final answer (`coverage.py`); one the
+aggregator left out is appended, labelled, and a failed one is named. `state["aggregation"]`
+records the method, the end points checked, those added and those that failed. If the
+aggregator fails or returns nothing, the composed answer is used and the reason recorded.
 """
 
 from __future__ import annotations
@@ -16,10 +23,11 @@ from langgraph.runtime import Runtime
 
 from comp_llm_graph.context import Context
 from comp_llm_graph.nodes.common import answer_block, output_tokens, text_of
+from comp_llm_graph.nodes.coverage import end_points, label_part, represented
 from comp_llm_graph.prompts import AGGREGATOR_USER_PROMPT
-from comp_llm_graph.state import Aggregation, State, SubAnswer
+from comp_llm_graph.state import Aggregation, State, SubAnswer, SubQuery
 
-__all__ = ["format_answers", "make_aggregate", "synthesise"]
+__all__ = ["compose", "format_answers", "make_aggregate", "synthesise"]
 
 
 def format_answers(plan_ids: list[str], answers: dict[str, SubAnswer]) -> str:
@@ -27,21 +35,41 @@ def format_answers(plan_ids: list[str], answers: dict[str, SubAnswer]) -> str:
     return "\n".join(answer_block(answers[i]) for i in plan_ids if i in answers)
 
 
-def synthesise(plan: list[dict], answers: dict[str, SubAnswer]) -> str:
-    """Deterministic final answer: the answers nothing else depends on, in plan order.
+def compose(plan: list[SubQuery], answers: dict[str, SubAnswer]) -> str:
+    """The end points' answers as labelled lines, in plan order; failed ones named.
 
-    Those are the end points of the plan: every other answer fed into one of them.
+    One end point that answered: its answer alone.
     """
-    used = {dep for sub in plan for dep in sub["depends_on"]}
-    sinks = [sub["id"] for sub in plan if sub["id"] not in used and sub["id"] in answers]
-    parts = [answers[i]["answer"].strip() for i in sinks if answers[i]["answer"].strip()]
-    if len(parts) == 1:
-        return parts[0]
-    if parts:
-        return "\n".join(f"{answers[i]['question']}: {answers[i]['answer'].strip()}"
-                         for i in sinks if answers[i]["answer"].strip())
-    return "No expert produced an answer: " + "; ".join(
-        f"{a['id']}: {a['error']}" for a in answers.values())
+    sinks = [sub for sub in plan if sub["id"] in set(end_points(plan))]
+    if len(sinks) == 1 and (answers.get(sinks[0]["id"]) or {}).get("answer", "").strip():
+        return answers[sinks[0]["id"]]["answer"].strip()
+    return "\n".join(label_part(sub, answers.get(sub["id"]), sub.get("label")) for sub in sinks)
+
+
+synthesise = compose
+"""The deterministic final answer (the name earlier versions used)."""
+
+
+def _complete(final: str, plan: list[SubQuery], answers: dict[str, SubAnswer],
+              aggregation: Aggregation) -> str:
+    """Check every end point in `final`; append the missing and the failed ones, labelled."""
+    by_id = {sub["id"]: sub for sub in plan}
+    checked = end_points(plan)
+    failed = [i for i in checked if not (answers.get(i) or {}).get("answer", "").strip()]
+    added = [i for i in checked if i not in failed and not represented(answers[i]["answer"], final)]
+    missing = added + [i for i in failed if by_id[i]["id"] not in final]
+    if missing:
+        lines = [label_part(by_id[i], answers.get(i), by_id[i].get("label"))
+                 for i in checked if i in missing]
+        final = (final.rstrip() + "\n\n" if final.strip() else "") + "\n".join(lines)
+    aggregation.update(checked=checked, added=added, failed=failed, partial=bool(failed))
+    return final
+
+
+def _use_llm(context: Context, plan: list[SubQuery]) -> bool:
+    if context.aggregate != "auto":
+        return context.aggregate == "llm"
+    return any(sub["depends_on"] for sub in plan)
 
 
 def make_aggregate(aggregator: Runnable):
@@ -56,34 +84,15 @@ def make_aggregate(aggregator: Runnable):
 
         whole_query = plan[0]["question"] == state["query"] or state["mode"] == "monolithic"
         if len(plan) == 1 and whole_query:
-            answer = answers[plan[0]["id"]]
-            final = answer["answer"] or synthesise(plan, answers)
+            final = compose(plan, answers)
             aggregation = Aggregation(method="passthrough", reason=None)
+        elif not _use_llm(context, plan):
+            final = compose(plan, answers)
+            aggregation = Aggregation(method="compose", reason=None)
         else:
-            messages = [
-                SystemMessage(context.aggregator_prompt),
-                HumanMessage(AGGREGATOR_USER_PROMPT.format(
-                    query=state["query"],
-                    answers=format_answers([s["id"] for s in plan], answers))),
-            ]
-            reason: str | None = None
-            final = ""
-            tokens: int | None = None
-            try:
-                output = await aggregator.ainvoke(messages)
-                final = text_of(output).strip()
-                tokens = output_tokens(output)
-                if not final:
-                    reason = "the aggregator returned an empty answer"
-            except Exception as exc:  # noqa: BLE001 - recorded and replaced by the synthesis
-                reason = f"the aggregator failed: {type(exc).__name__}: {exc}"
-            if reason is None:
-                aggregation = Aggregation(method="llm", reason=None)
-            else:
-                final = synthesise(plan, answers)
-                aggregation = Aggregation(method="fallback", reason=reason)
-            if tokens is not None:
-                aggregation["output_tokens"] = tokens
+            final, aggregation = await _llm_answer(aggregator, context, state["query"], plan,
+                                                   answers)
+        final = _complete(final, plan, answers, aggregation)
 
         finished = time.time()
         return {
@@ -97,3 +106,32 @@ def make_aggregate(aggregator: Runnable):
         }
 
     return aggregate
+
+
+async def _llm_answer(aggregator: Runnable, context: Context, query: str,
+                      plan: list[SubQuery], answers: dict[str, SubAnswer],
+                      ) -> tuple[str, Aggregation]:
+    """The aggregator's answer, or the composed one (with the reason) when it fails."""
+    messages = [
+        SystemMessage(context.aggregator_prompt),
+        HumanMessage(AGGREGATOR_USER_PROMPT.format(
+            query=query, answers=format_answers([s["id"] for s in plan], answers))),
+    ]
+    reason: str | None = None
+    final, tokens = "", None
+    try:
+        output = await aggregator.ainvoke(messages)
+        final = text_of(output).strip()
+        tokens = output_tokens(output)
+        if not final:
+            reason = "the aggregator returned an empty answer"
+    except Exception as exc:  # noqa: BLE001 - recorded and replaced by the composed answer
+        reason = f"the aggregator failed: {type(exc).__name__}: {exc}"
+    if reason is None:
+        aggregation = Aggregation(method="llm", reason=None)
+    else:
+        final = compose(plan, answers)
+        aggregation = Aggregation(method="fallback", reason=reason)
+    if tokens is not None:
+        aggregation["output_tokens"] = tokens
+    return final, aggregation

@@ -57,8 +57,12 @@ class EarlyStarts:
         self._kept: OrderedDict[str, dict[str, asyncio.Task]] = OrderedDict()
 
     def listener(self, token: str, registry: Any, run_expert: RunExpert, *,
-                 max_subqueries: int, max_concurrency: int | None) -> Callable[[str], None]:
-        """A callback for the planner's text pieces that starts each complete sub-query."""
+                 max_subqueries: int, max_concurrency: int | None,
+                 shared: bool = False) -> Callable[[str], None]:
+        """A callback for the planner's text pieces that starts each complete sub-query.
+
+        `shared`: the sub-queries receive the query's material (`context: shared`).
+        """
         started = self._started.setdefault(token, {})
         text: list[str] = []
         seen: set[str] = set()
@@ -81,16 +85,20 @@ class EarlyStarts:
                 seen.add(canonical)
                 planned = PlannedSubQuery(sub_id, question, sorted(depends))
                 early = _Early(asyncio.ensure_future(self._run(
-                    token, planned, len(started), registry, run_expert, max_concurrency)))
+                    token, planned, len(started), registry, run_expert, max_concurrency,
+                    shared)))
                 started[sub_id] = early
 
         return on_piece
 
     async def _run(self, token: str, planned: PlannedSubQuery, index: int, registry: Any,
-                   run_expert: RunExpert, max_concurrency: int | None) -> SubAnswer:
+                   run_expert: RunExpert, max_concurrency: int | None,
+                   shared: bool) -> SubAnswer:
         started = self._started[token]
         route = (await asyncio.to_thread(registry.route, [planned.question]))[0]
         sub = routed_sub_query(planned, route)
+        if shared:
+            sub["context"] = "shared"
         started[planned.id].sub = sub
         known = {dep: await started[dep].task for dep in sub["depends_on"]}
         async with SCHEDULER.slot(

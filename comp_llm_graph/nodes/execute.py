@@ -37,6 +37,8 @@ __all__ = [
 ]
 
 CONTEXT_HEADER = "Answers to earlier sub-questions:\n"
+SHARED_CONTEXT = "Context:\n<<<\n{context}\n>>>\n\n"
+"""How the query's material is shown to an expert: delimited, before earlier answers."""
 SHORT_ANSWER_CHARS = 200
 
 
@@ -79,6 +81,7 @@ def dispatch(
             priority=priority[sub["id"]],
             index=index[sub["id"]],
             max_concurrency=context.max_concurrency,
+            shared_context=state.get("shared_context", ""),
         ))
         for sub in send
     ]
@@ -92,15 +95,22 @@ def short_answer(answer: str) -> str:
     return first[:SHORT_ANSWER_CHARS].rstrip() + "..."
 
 
-def expert_input(sub: SubQuery, dependencies: dict[str, SubAnswer]) -> dict[str, str]:
-    """The expert's input: the question with references substituted, and earlier answers."""
+def expert_input(sub: SubQuery, dependencies: dict[str, SubAnswer],
+                 shared: str = "") -> dict[str, str]:
+    """The expert's input: the question with references substituted, and what it builds on.
+
+    That is the query's material (for a sub-query marked `context: shared`), then the answers
+    of its dependencies.
+    """
     question = substitute_references(
         sub["question"], {dep: short_answer(a["answer"]) for dep, a in dependencies.items()}
     )
     context = ""
+    if shared and sub.get("context") == "shared":
+        context = SHARED_CONTEXT.format(context=shared)
     if dependencies:
         blocks = [answer_block(answer) for answer in dependencies.values()]
-        context = CONTEXT_HEADER + "\n".join(blocks) + "\n\n"
+        context += CONTEXT_HEADER + "\n".join(blocks) + "\n\n"
     return {"question": question, "context": context}
 
 
@@ -129,7 +139,8 @@ def make_execute_subquery(registry: ExpertRegistry):
         ) as ticket:
             result = await _early_answer(token, sub["id"])
             if result is None:
-                result = await run_expert(registry, sub, ticket.dependencies)
+                result = await run_expert(registry, sub, ticket.dependencies,
+                                          branch.get("shared_context", ""))
             ticket.finish(result)
         return {"answers": {sub["id"]: result}}
 
@@ -151,10 +162,11 @@ async def _early_answer(token: str, sub_id: str) -> SubAnswer | None:
 
 
 async def run_expert(
-    registry: ExpertRegistry, sub: SubQuery, dependencies: dict[str, SubAnswer]
+    registry: ExpertRegistry, sub: SubQuery, dependencies: dict[str, SubAnswer],
+    shared: str = "",
 ) -> SubAnswer:
     """Ask the sub-query's expert; a failure is recorded in the answer, not raised."""
-    payload = expert_input(sub, dependencies)
+    payload = expert_input(sub, dependencies, shared)
     started = time.time()
     error: str | None = None
     answer, tokens = "", None

@@ -1,5 +1,10 @@
 """Sub-query generator: the planner LLM decomposes the query; each sub-query is routed to an expert.
 
+First the query is separated (`comp_llm_graph.query_parts`): material it carries (a passage,
+documents, givens) is kept aside as `state["shared_context"]` and given to every expert, and the
+planner sees only the questions. Parts the user already enumerated (`Part 1:`, `2.`) become the
+sub-queries as written, without a planner call (status `enumerated`).
+
 The plan is validated before anything runs. A plan that fails is repaired where that is
 unambiguous, or the planner is asked once more with the problems; if that fails too, the query runs
 as a single sub-query. `state["planning"]` records which of these happened.
@@ -8,6 +13,7 @@ as a single sub-query. `state["planning"]` records which of these happened.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 import uuid
 from collections.abc import Callable
@@ -33,6 +39,7 @@ from comp_llm_graph.prompts import (
     PLANNER_SYSTEM_PROMPT,
     REPLAN_PROMPT,
 )
+from comp_llm_graph.query_parts import QueryParts, separate
 from comp_llm_graph.state import PlanAttempt, Planning, State, SubQuery
 
 __all__ = ["make_generate_subqueries", "make_plan", "plan_format", "planner_messages"]
@@ -45,15 +52,22 @@ def plan_format(planner: Runnable) -> str:
     return "json"
 
 
-def planner_messages(query: str, context: Context, fmt: str = "json") -> list[BaseMessage]:
-    """System prompt, few-shot examples as earlier turns (in the plan format), then the query."""
+def planner_messages(query: str, context: Context, fmt: str = "json",
+                     examples: list[tuple[str, str]] | None = None) -> list[BaseMessage]:
+    """System prompt, few-shot examples as earlier turns (in the plan format), then the query.
+
+    `examples`: (question, JSON plan) pairs to show instead of the fixed ones (retrieved
+    demonstrations, `comp_llm_graph.demonstrations`; JSON format only).
+    """
     lines = fmt == "lines"
     prompt = context.planner_prompt or (LINES_PLANNER_SYSTEM_PROMPT if lines else
                                         PLANNER_SYSTEM_PROMPT)
     messages: list[BaseMessage] = [
         SystemMessage(prompt.format(max_subqueries=context.max_subqueries))
     ]
-    for question, plan in LINES_PLANNER_EXAMPLES if lines else PLANNER_EXAMPLES:
+    if lines or not examples:
+        examples = LINES_PLANNER_EXAMPLES if lines else PLANNER_EXAMPLES
+    for question, plan in examples:
         messages += [HumanMessage(question), AIMessage(plan)]
     messages.append(HumanMessage(query))
     return messages
@@ -62,6 +76,7 @@ def planner_messages(query: str, context: Context, fmt: str = "json") -> list[Ba
 async def make_plan(
     planner: Runnable, query: str, context: Context,
     on_piece: Callable[[str], None] | None = None,
+    demonstrations: Any = None,
 ) -> tuple[list[PlannedSubQuery], Planning]:
     """Ask the planner for a plan; validate, repair, re-ask once, or fall back to one sub-query.
 
@@ -71,6 +86,7 @@ async def make_plan(
         context: The run's settings.
         on_piece: Given each piece of the first attempt's text as it is generated, when the
             planner can report it (`supports_plan_pieces`).
+        demonstrations: A `PlanDemonstrations` bank; its nearest plans are the examples.
 
     Returns:
         The sub-queries (not yet routed) and the record of how they came about.
@@ -80,7 +96,10 @@ async def make_plan(
         if getattr(planner, "supports_plan_grammar", False) else {}
     )
     fmt = plan_format(planner)
-    messages = planner_messages(query, context, fmt)
+    examples = None
+    if demonstrations is not None and fmt == "json":
+        examples = await asyncio.to_thread(demonstrations.nearest, query)
+    messages = planner_messages(query, context, fmt, examples)
     replan = LINES_REPLAN_PROMPT if fmt == "lines" else REPLAN_PROMPT
     attempts: list[PlanAttempt] = []
     for attempt in range(2):
@@ -110,6 +129,17 @@ async def make_plan(
     return fallback, Planning(status="fallback", attempts=attempts)
 
 
+async def _planned(planner: Runnable, parts: QueryParts, context: Context,
+                   on_piece: Callable[[str], None] | None, demonstrations: Any,
+                   ) -> tuple[list[PlannedSubQuery], Planning]:
+    """The enumerated parts as sub-queries, or the planner's plan of the questions."""
+    if parts.parts and len(parts.parts) <= context.max_subqueries:
+        planned = [PlannedSubQuery(id=f"q{i}", question=part.text)
+                   for i, part in enumerate(parts.parts, start=1)]
+        return planned, Planning(status="enumerated", attempts=[])
+    return await make_plan(planner, parts.questions, context, on_piece, demonstrations)
+
+
 def _attempt(raw: str, problems: list[str], repairs: list[str], accepted: bool,
              tokens: int | None) -> PlanAttempt:
     attempt = PlanAttempt(raw=raw, problems=problems, repairs=repairs, accepted=accepted)
@@ -118,8 +148,12 @@ def _attempt(raw: str, problems: list[str], repairs: list[str], accepted: bool,
     return attempt
 
 
-def make_generate_subqueries(planner: Runnable, registry: ExpertRegistry):
-    """Build the `generate_subqueries` node around a planner chat model and a registry."""
+def make_generate_subqueries(planner: Runnable, registry: ExpertRegistry,
+                             demonstrations: Any = None):
+    """Build the `generate_subqueries` node around a planner chat model and a registry.
+
+    `demonstrations`: a `PlanDemonstrations` bank for the planner's examples (or None).
+    """
 
     async def generate_subqueries(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         context = runtime.context or Context()
@@ -136,22 +170,31 @@ def make_generate_subqueries(planner: Runnable, registry: ExpertRegistry):
                                                                    attempts=[]))
 
         token = uuid.uuid4().hex
+        parts = separate(query)
         on_piece = None
-        if (context.mode == "comp" and context.schedule == "ready"
+        if (context.mode == "comp" and context.schedule == "ready" and not parts.parts
                 and getattr(planner, "supports_plan_pieces", False)):
-            on_piece = EARLY_STARTS.listener(token, registry, run_expert,
-                                             max_subqueries=context.max_subqueries,
-                                             max_concurrency=context.max_concurrency)
+            on_piece = EARLY_STARTS.listener(
+                token, registry, functools.partial(run_expert, shared=parts.context),
+                max_subqueries=context.max_subqueries, max_concurrency=context.max_concurrency,
+                shared=bool(parts.context))
         try:
-            planned, planning = await make_plan(planner, query, context, on_piece)
+            planned, planning = await _planned(planner, parts, context, on_piece,
+                                               demonstrations)
             routes = await asyncio.to_thread(registry.route, [p.question for p in planned])
         except BaseException:
             EARLY_STARTS.cancel(token)
             raise
         plan = [routed_sub_query(p, r) for p, r in zip(planned, routes, strict=True)]
+        for sub, part in zip(plan, parts.parts, strict=False):
+            sub["label"] = part.label
+        if parts.context:
+            for sub in plan:
+                sub["context"] = "shared"
         if on_piece is not None:
             planning["early_started"] = EARLY_STARTS.settle(token, plan)
-        return _update(query, context, started, plan, planning, token)
+        return {**_update(query, context, started, plan, planning, token),
+                "shared_context": parts.context}
 
     return generate_subqueries
 
@@ -166,6 +209,7 @@ def _update(query: str, context: Context, started: float, plan: list[SubQuery],
         "run_started": started,
         "plan": plan,
         "planning": planning,
+        "shared_context": "",
         # A new query on a thread with a checkpointer starts from empty results.
         "answers": Overwrite({}),
         "timings": Overwrite({"plan": round(time.time() - started, 4)}),

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["FORMATS", "convert_gguf", "converted_copy", "gguf_integers"]
+__all__ = ["FORMATS", "convert_gguf", "converted_copy", "gguf_integers", "gguf_vocabulary"]
 
 FORMATS = ("F16", "Q8_0", "Q5_0", "Q5_1", "Q4_0", "Q4_1")
 """Formats a copy can be written in (those `gguf.quants` can write)."""
@@ -45,7 +45,7 @@ class _Tensor:
 class _Header:
     """The parts of a GGUF header a conversion needs, read with struct from a memory map."""
 
-    def __init__(self, data: memoryview):
+    def __init__(self, data: memoryview, string_arrays: frozenset[str] = frozenset()):
         self.data = data
         self.pos = 0
         if bytes(data[:4]) != b"GGUF":
@@ -56,9 +56,19 @@ class _Header:
         self.file_type_at: int | None = None
         self.integers: dict[str, int] = {}
         """Metadata holding one integer (u32, i32, u64, i64), e.g. `llama.block_count`."""
+        self.strings: dict[str, str] = {}
+        """Metadata holding one string, e.g. `tokenizer.ggml.model`."""
+        self.string_arrays: dict[str, list[str]] = {}
+        """The arrays of strings named in `string_arrays` (the vocabulary is large: read on
+        request only)."""
         for _ in range(n_kv):
             key = self._string()
             kind = self._u32()
+            if kind == 8:
+                self.strings[key.decode()] = self._peek_string()
+            elif kind == 9 and key.decode() in string_arrays:
+                self.string_arrays[key.decode()] = self._string_array()
+                continue
             if kind in _INTEGER:
                 self.integers[key.decode()] = struct.unpack_from(_INTEGER[kind], data,
                                                                  self.pos)[0]
@@ -87,6 +97,17 @@ class _Header:
         length = struct.unpack_from("<Q", self.data, self.pos)[0]
         self.pos += 8 + length
         return bytes(self.data[self.pos - length:self.pos])
+
+    def _peek_string(self) -> str:
+        length = struct.unpack_from("<Q", self.data, self.pos)[0]
+        return bytes(self.data[self.pos + 8:self.pos + 8 + length]).decode("utf-8", "replace")
+
+    def _string_array(self) -> list[str]:
+        item, count = struct.unpack_from("<IQ", self.data, self.pos)
+        if item != 8:
+            raise ValueError("expected an array of strings")
+        self.pos += 12
+        return [self._string().decode("utf-8", "replace") for _ in range(count)]
 
     def _skip(self, kind: int) -> None:
         if kind == 8:
@@ -189,5 +210,17 @@ def gguf_integers(path: str | Path) -> dict[str, int]:
     data = np.memmap(path, dtype=np.uint8, mode="r")
     try:
         return _Header(memoryview(data)).integers
+    finally:
+        del data
+
+
+def gguf_vocabulary(path: str | Path) -> tuple[dict[str, str], list[str], list[str]]:
+    """A GGUF file's tokenizer: its string metadata, its tokens and its BPE merges."""
+    data = np.memmap(path, dtype=np.uint8, mode="r")
+    try:
+        header = _Header(memoryview(data), frozenset({"tokenizer.ggml.tokens",
+                                                      "tokenizer.ggml.merges"}))
+        return (header.strings, header.string_arrays.get("tokenizer.ggml.tokens", []),
+                header.string_arrays.get("tokenizer.ggml.merges", []))
     finally:
         del data

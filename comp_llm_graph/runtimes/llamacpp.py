@@ -26,13 +26,9 @@ unloading) and are closed at interpreter exit.
 from __future__ import annotations
 
 import asyncio
-import atexit
-import functools
 import os
-import secrets
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -44,8 +40,11 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from comp_llm_graph.cache import default_cache_dir
 from comp_llm_graph.errors import ModelNotInstalledError
 from comp_llm_graph.plan import cut_at_repeat, format_grammar
-from comp_llm_graph.runtimes.gguf_file import FORMATS, converted_copy, gguf_integers
-from comp_llm_graph.runtimes.pool import DEFAULTS, MODEL_POOL
+from comp_llm_graph.runtimes.gguf_file import FORMATS, converted_copy
+from comp_llm_graph.runtimes.llama_server import LlamaServer, ServerSettings, use_server
+from comp_llm_graph.runtimes.pool import DEFAULTS
+from comp_llm_graph.runtimes.scoring import reply_logprobs
+from comp_llm_graph.runtimes.tokenizer import gguf_tokenizer
 from comp_llm_graph.runtimes.weights import SMOLLM2_GGUF, package_folder
 
 __all__ = ["DEFAULT_FORMAT", "LlamaCppChatModel", "LlamaServer", "smollm2"]
@@ -56,126 +55,7 @@ DEFAULT_FORMAT = "Q8_0"
 """Weight format the shipped GGUF is re-encoded in at first use (`benchmarks/weight_formats.py`:
 as many right answers as the best format, 1.4x F16's decoding, 1.5x the shipped Q4_1's prompt
 processing)."""
-CONTEXT_TOKENS = 8192
-"""KV cache size shared by all parallel sequences of one model (a planner call needs ~700)."""
 _ROLES = {"system": "system", "human": "user", "ai": "assistant"}
-
-
-@dataclass(frozen=True)
-class _Settings:
-    path: str
-    slots: int
-    threads: int
-    context: int = CONTEXT_TOKENS
-
-
-class LlamaServer:
-    """One loaded GGUF model: llama.cpp's server with `slots` parallel sequences."""
-
-    def __init__(self, settings: _Settings):
-        """Load the model (about 0.2 s for the embedded SmolLM2)."""
-        try:
-            import xllamacpp
-        except ImportError as exc:  # a broken install: it is a required dependency
-            raise ModelNotInstalledError(
-                "The llama.cpp engine needs xllamacpp: pip install xllamacpp") from exc
-        params = xllamacpp.CommonParams()
-        params.model.path = settings.path
-        params.n_ctx = settings.context
-        params.n_parallel = settings.slots
-        params.kv_unified = True  # one KV cache for all slots: memory does not grow with them
-        params.cpuparams.n_threads = settings.threads
-        params.cpuparams_batch.n_threads = settings.threads
-        params.verbosity = -1
-        params.warmup = False
-        # llama.cpp's server also listens on a random loopback port; nothing here uses it, so
-        # it gets a key nobody knows (in-process calls do not go through HTTP).
-        params.api_keys = [secrets.token_hex(16)]
-        self.settings = settings
-        self._server: Any = xllamacpp.Server(params)
-        self._lock = threading.Lock()
-        self._in_flight = 0
-
-    def chat(self, request: dict[str, Any],
-             on_delta: Callable[[str], bool] | None = None) -> dict[str, Any]:
-        """Run one chat completion, streaming its text to `on_delta` (True from it: stop).
-
-        Returns:
-            `text`, `finish_reason`, `usage` (prompt and completion tokens), `timings`, and
-            `batch_size`: the most calls this model was generating at once during this one.
-        """
-        text: list[str] = []
-        final: dict[str, Any] = {}
-        with self._lock:
-            self._in_flight += 1
-            widest = [min(self._in_flight, self.settings.slots)]
-
-        def on_chunk(chunk: Any) -> bool:  # calls beyond the slots wait in llama.cpp's queue
-            widest[0] = max(widest[0], min(self._in_flight, self.settings.slots))
-            if isinstance(chunk, dict) and "error" in chunk:
-                final["error"] = chunk["error"]
-                return True
-            for choice in chunk.get("choices") or []:
-                if choice.get("finish_reason"):
-                    final["finish_reason"] = choice["finish_reason"]
-                delta = (choice.get("delta") or {}).get("content")
-                if delta:
-                    text.append(delta)
-                    if on_delta is not None and on_delta(delta):
-                        final["finish_reason"] = "stopped"
-                        return True
-            if "usage" in chunk:
-                final["usage"], final["timings"] = chunk["usage"], chunk.get("timings", {})
-            return False
-
-        try:
-            result = self._server.handle_chat_completions(
-                {**request, "stream": True, "stream_options": {"include_usage": True}},
-                on_chunk)
-        finally:
-            with self._lock:
-                self._in_flight -= 1
-        if isinstance(result, dict) and "error" in result:
-            final["error"] = result["error"]
-        if "error" in final:
-            error = final["error"]
-            message = error.get("message", error) if isinstance(error, dict) else error
-            raise RuntimeError(f"llama.cpp: {message}")
-        return {"text": "".join(text), "finish_reason": final.get("finish_reason"),
-                "usage": final.get("usage", {}), "timings": final.get("timings", {}),
-                "batch_size": widest[0]}
-
-    def close(self) -> None:
-        """Free the model, its KV cache and its threads."""
-        self._server = None
-
-
-@functools.lru_cache(maxsize=32)
-def _estimate_bytes(settings: _Settings) -> int:
-    """Weights plus the f16 KV cache, from the file's metadata (to make room before loading).
-
-    Kept per setting: reading the header takes about 40 ms (the vocabulary is skipped entry by
-    entry), and every call asks.
-    """
-    meta = gguf_integers(settings.path)
-    arch = next((k.split(".")[0] for k in meta if k.endswith(".block_count")), "llama")
-    layers = meta.get(f"{arch}.block_count", 0)
-    heads = max(meta.get(f"{arch}.attention.head_count", 1), 1)
-    kv_heads = meta.get(f"{arch}.attention.head_count_kv", heads)
-    head_dim = meta.get(f"{arch}.embedding_length", 0) // heads
-    kv_bytes = settings.context * 2 * layers * kv_heads * head_dim * 2
-    return Path(settings.path).stat().st_size + kv_bytes
-
-
-def _use_server(settings: _Settings) -> Any:
-    """Hold the server of `settings` in the pool (loading it first if needed)."""
-    return MODEL_POOL.use(("llama.cpp", settings), lambda: (LlamaServer(settings), None),
-                          _estimate_bytes(settings))
-
-
-@atexit.register
-def _close_servers() -> None:
-    MODEL_POOL.unload(lambda key: isinstance(key, tuple) and key[:1] == ("llama.cpp",))
 
 
 class LlamaCppChatModel(BaseChatModel):
@@ -274,7 +154,7 @@ class LlamaCppChatModel(BaseChatModel):
             raise ModelNotInstalledError(f"{path}: no such GGUF file.")
         return path
 
-    def _settings(self) -> _Settings:
+    def _settings(self) -> ServerSettings:
         path = self.source_file()
         if self.weight_format is not None:
             if self.weight_format not in FORMATS:
@@ -283,13 +163,46 @@ class LlamaCppChatModel(BaseChatModel):
             path = converted_copy(path, self.weight_format, default_cache_dir() / "models")
         threads = DEFAULTS["threads"] or int(os.environ.get("COMP_LLM_THREADS") or 0) or (
             os.cpu_count() or 1)
-        return _Settings(str(path), self.max_batch_size or DEFAULTS["max_batch_size"] or 1,
+        return ServerSettings(str(path), self.max_batch_size or DEFAULTS["max_batch_size"] or 1,
                          threads)
 
     def load(self) -> None:
         """Load the model now (it is otherwise loaded on the first call)."""
-        with _use_server(self._settings()):
+        with use_server(self._settings()):
             pass
+
+    @property
+    def supports_scoring(self) -> bool:
+        """Whether `score_replies` works: the model's vocabulary can be rebuilt for scoring.
+
+        Asked at call time (it reads the GGUF file's vocabulary once).
+        """
+        return self.tokenizer() is not None
+
+    def tokenizer(self) -> Any | None:
+        """The model's `tokenizers.Tokenizer` (None when its vocabulary is not byte-level BPE)."""
+        return gguf_tokenizer(self._settings().path)
+
+    def score_replies(self, messages: list[BaseMessage], replies: list[str]) -> list[float]:
+        """The log-probability this model gives each reply as its answer to `messages`.
+
+        Summed over the reply's tokens (`runtimes/scoring.py`); the replies run in parallel.
+
+        Raises:
+            ValueError: the model's vocabulary cannot be rebuilt (`supports_scoring` is False).
+        """
+        tokenizer = self.tokenizer()
+        if tokenizer is None:
+            raise ValueError(f"{self.model_name}: its vocabulary is not byte-level BPE; "
+                             "replies cannot be scored")
+        request, _ = self._request(messages, None, {})
+        with use_server(self._settings()) as (server, _):
+            return reply_logprobs(server, tokenizer, request, replies)
+
+    async def ascore_replies(self, messages: list[BaseMessage],
+                             replies: list[str]) -> list[float]:
+        """`score_replies` off the event loop."""
+        return await asyncio.to_thread(self.score_replies, messages, replies)
 
     def _request(self, messages: list[BaseMessage], stop: list[str] | None,
                  kwargs: dict[str, Any]) -> tuple[dict[str, Any], bool]:
@@ -327,7 +240,7 @@ class LlamaCppChatModel(BaseChatModel):
                 on_delta(piece)
             return cancelled is not None and cancelled.is_set()
 
-        with _use_server(self._settings()) as (server, _):
+        with use_server(self._settings()) as (server, _):
             result = server.chat(request, delta)
         text = result["text"]
         if note and (cut := cut_at_repeat(text)) is not None:

@@ -122,11 +122,11 @@ def test_the_servers_http_port_refuses_requests_without_its_key():
     import urllib.error
     import urllib.request
 
-    from comp_llm_graph.runtimes.llamacpp import _use_server
+    from comp_llm_graph.runtimes.llama_server import use_server
 
     model = smollm2(8)
     assert model.invoke([HumanMessage("Hi")]).content
-    with _use_server(model._settings()) as (server, _):
+    with use_server(model._settings()) as (server, _):
         url = server._server.listening_address
     assert url.startswith("http://127.0.0.1:")
     request = urllib.request.Request(

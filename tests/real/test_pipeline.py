@@ -192,6 +192,11 @@ def test_cli_ask_json_on_the_real_models(tmp_path):
     assert all(a["answer"] or a["error"] for a in doc["answers"])
     assert doc["final_answer"].strip()
     assert {"plan", "execute", "aggregate", "total", "wall"} <= set(doc["timings"])
+    # No part dropped: both pieces of the question are in the final answer, checked and recorded.
+    assert "paris" in doc["final_answer"].lower() and "36" in doc["final_answer"]
+    assert doc["aggregation"]["checked"] == [sub["id"] for sub in doc["plan"]
+                                             if not any(sub["id"] in s["depends_on"]
+                                                        for s in doc["plan"])]
 
 
 def test_cli_ask_stream_shows_the_plan_then_answers_then_the_final_answer(tmp_path):

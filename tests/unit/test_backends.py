@@ -35,7 +35,7 @@ def test_gguf_card_builds_a_llama_cpp_expert(tmp_path):
     model.write_bytes(b"GGUF")
     registry = ExpertRegistry([*CARDS, _card("gguf", model_path=str(model), max_new_tokens=7)],
                               embeddings=KeywordEmbeddings(), client=ephemeral_client())
-    llm = registry.expert("local").bound.last  # prompt | chat model, named expert:local
+    llm = registry.expert("local").chat_model
     assert type(llm).__name__ == "LlamaCppChatModel"
     assert llm.model_path == str(model) and llm.max_new_tokens == 7
     assert llm.weight_format is None  # a user's file is used as it is

@@ -316,12 +316,15 @@ async def test_tokens_of_planner_experts_and_aggregator_reach_the_results():
     graph = build_graph(planner=RunnableLambda(lambda m: None, afunc=plan_model),
                         registry=fake_registry(experts),
                         aggregator=RunnableLambda(lambda m: None, afunc=aggregate_model))
-    results = await evaluate_e2e(graph, {"pairs": [PAIR]}, warmup=False)
-    modes = results["pairs"]["modes"]
+    results = await evaluate_e2e(graph, {"pairs": [PAIR], "hop": [HOP]}, warmup=False,
+                                 context={"aggregate": "llm"})
+    modes, hop = results["pairs"]["modes"], results["hop"]["modes"]
     for mode in ("comp", "sequential"):
-        assert (modes[mode]["tokens_mean"], modes[mode]["planner_tokens_mean"],
-                modes[mode]["expert_tokens_mean"], modes[mode]["aggregator_tokens_mean"]) == (
+        assert (hop[mode]["tokens_mean"], hop[mode]["planner_tokens_mean"],
+                hop[mode]["expert_tokens_mean"], hop[mode]["aggregator_tokens_mean"]) == (
             28, 11, 10, 7)
+        # The pair's query numbers its parts: they are the plan, no planner call.
+        assert (modes[mode]["tokens_mean"], modes[mode]["planner_tokens_mean"]) == (17, 0)
         assert modes[mode]["part_accuracy"] == 1.0
         assert modes[mode]["calls_without_token_counts"] == 0
     assert modes["monolithic"]["tokens_mean"] == 5
@@ -334,11 +337,14 @@ async def test_tokens_of_planner_experts_and_aggregator_reach_the_results():
 def test_markdown_has_a_row_per_mode_and_the_chance_level():
     row = {"part_accuracy": 0.5, "both_correct": 0.25, "letters_found": 1.0, "wall_s_mean": 2.0,
            "wall_s_median": 1.5, "tokens_mean": 123.4, "subqueries_mean": 2.0, "errors": 0}
+    comp = {**row, "part_coverage": 1.0, "part_coverage_min": 1.0}
     results = {"mmlu_pairs": {"n": 4, "metrics": ["part_accuracy", "both_correct",
                                                   "letters_found"],
-                              "modes": {"comp": row, "monolithic": row}, "records": []}}
+                              "modes": {"comp": comp, "monolithic": row}, "records": []}}
     table = e2e_markdown(results, "E2E")
-    assert "| comp | 0.500 | 0.250 | 1.000 | 2.00 | 1.50 | 123 | 2.00 | 0 |" in table
+    assert ("| comp | 0.500 | 0.250 | 1.000 | 1.00 (min 1.00) | 2.00 | 1.50 | 123 | 2.00 | 0 |"
+            in table)
+    assert "| monolithic | 0.500 | 0.250 | 1.000 | - | 2.00 |" in table
     assert "| monolithic |" in table
     assert "Chance: part acc. 0.25, both right 0.0625." in table
 

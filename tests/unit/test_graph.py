@@ -30,13 +30,18 @@ def graph_with(plan_outputs, experts=None, aggregator=None, **registry_kwargs):
 
 
 async def test_full_run_routes_executes_and_aggregates():
-    state = await graph_with([TWO_INDEPENDENT]).ainvoke({"query": "Capital of Peru and 3 plus 4?"})
+    state = await graph_with([TWO_INDEPENDENT]).ainvoke({"query": "Capital of Peru and 3 plus 4?"},
+                                                        context=Context(aggregate="llm"))
     assert [(s["id"], s["expert"]) for s in state["plan"]] == [("q1", "geography"), ("q2", "math")]
     assert state["planning"]["status"] == "valid"
     assert state["answers"]["q1"]["answer"] == "geography: What is the capital of Peru?"
     assert state["answers"]["q2"]["answer"] == "math: What is 3 plus 4?"
-    assert state["final_answer"] == "FINAL"
-    assert state["aggregation"] == {"method": "llm", "reason": None}
+    # The aggregator's "FINAL" names neither part: both are added, labelled, and recorded.
+    assert state["final_answer"] == (
+        "FINAL\n\nWhat is the capital of Peru? geography: What is the capital of Peru?\n"
+        "What is 3 plus 4? math: What is 3 plus 4?")
+    assert state["aggregation"] == {"method": "llm", "reason": None, "checked": ["q1", "q2"],
+                                    "added": ["q1", "q2"], "failed": [], "partial": False}
     assert {"plan", "execute", "aggregate", "total"} <= set(state["timings"])
     for sub in state["plan"]:
         assert sub["candidates"][0]["expert"] == sub["expert"]
@@ -169,7 +174,7 @@ async def test_failing_aggregator_falls_back_to_synthesis_and_says_so():
         raise RuntimeError("model crashed")
 
     state = await graph_with([TWO_INDEPENDENT], aggregator=RunnableLambda(boom)).ainvoke(
-        {"query": "Capital of Peru and 3 plus 4?"})
+        {"query": "Capital of Peru and 3 plus 4?"}, context=Context(aggregate="llm"))
     assert state["aggregation"]["method"] == "fallback"
     assert "model crashed" in state["aggregation"]["reason"]
     assert "geography: What is the capital of Peru?" in state["final_answer"]
@@ -200,7 +205,12 @@ async def test_failing_expert_is_recorded_and_the_run_completes():
     assert state["answers"]["q2"]["error"] == "ValueError: expert down"
     assert state["answers"]["q2"]["answer"] == ""
     assert state["answers"]["q1"]["error"] is None
-    assert state["final_answer"] == "FINAL"
+    # Independent parts are composed; the failed one is named, not invented.
+    assert state["final_answer"] == (
+        "What is the capital of Peru? geography: What is the capital of Peru?\n"
+        "What is 3 plus 4?: not answered (q2 failed: ValueError: expert down)")
+    assert state["aggregation"]["method"] == "compose"
+    assert (state["aggregation"]["failed"], state["aggregation"]["partial"]) == (["q2"], True)
 
 
 @pytest.mark.parametrize("query", ["", "   \n", "x" * 4001])

@@ -40,7 +40,7 @@ def registry_of(*cards: ExpertCard) -> ExpertRegistry:
 
 def chat_model_of(expert):
     """The chat model at the end of an `llm_expert` (prompt | model, with a run name)."""
-    return expert.bound.last
+    return expert.chat_model
 
 
 # -- options, checked when the registry is built ---------------------------------------------------

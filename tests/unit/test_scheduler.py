@@ -199,7 +199,8 @@ async def test_resume_from_checkpoint_does_not_rerun_finished_sub_queries(tmp_pa
     assert sorted(calls) == ["B", "D"]
     assert state["answers"]["q4"]["question"] == "D: Tell me about answer C and answer B."
     assert set(state["answers"]) == {"q1", "q2", "q3", "q4"}
-    assert state["final_answer"] == "FINAL"
+    assert state["final_answer"].startswith("FINAL\n\n")
+    assert state["aggregation"]["added"] == ["q4"]
 
 
 async def test_react_mode_asks_one_sub_query_at_a_time_until_finish():
@@ -218,7 +219,9 @@ async def test_react_mode_asks_one_sub_query_at_a_time_until_finish():
     assert state["planning"]["status"] == "react"
     assert len(state["planning"]["attempts"]) == 3
     assert calls == ["W", "W"]
-    assert state["final_answer"] == "FINAL"
+    # The end point's answer is not in "FINAL": it is added, labelled.
+    assert state["final_answer"] == "FINAL\n\nWhat is 3 plus 4? answer W"
+    assert state["aggregation"]["added"] == ["q2"]
     s = spans(state)
     assert s["q2"][0] >= s["q1"][1]
 

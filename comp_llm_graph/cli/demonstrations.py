@@ -1,0 +1,28 @@
+"""`comp-llm demonstrations`: build the planner's bank of gold decompositions (train splits)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from comp_llm_graph.cli.render import fail, out
+from comp_llm_graph.errors import CompLLMError
+
+__all__ = ["demonstrations"]
+
+
+def demonstrations(
+    data: Annotated[Path, typer.Option(
+        help="The data folder holding strategyqa/train.json and musique/musique_train.json.")],
+) -> None:
+    """Embed the train-split decompositions the planner is shown (replaces an earlier bank)."""
+    from comp_llm_graph.demonstrations import PlanDemonstrations
+
+    try:
+        bank = PlanDemonstrations.build(data)
+    except CompLLMError as exc:
+        fail(exc)
+    out.print(f"{len(bank)} plan demonstrations in the cache; the planner now sees the "
+                  "nearest ones for each query.")
