@@ -8,66 +8,78 @@ letter's probability with the options shown ("mcf"), and each option's text scor
 accuracy per method and seconds per question (README "Answer quality").
 """
 import csv
-import glob
-import json
 import random
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from langchain_core.messages import HumanMessage, SystemMessage
+
 from comp_llm_graph.runtimes.llama_server import use_server
 from comp_llm_graph.runtimes.llamacpp import smollm2
 
-rows = []
-for p in sorted(glob.glob(str(Path(__file__).resolve().parents[2] / "shared/data/mmlu/val/*.csv"))):
-    with open(p) as f:
-        rows += [r for r in csv.reader(f) if len(r) == 6]
-random.Random(0).shuffle(rows)
-rows = rows[: int(sys.argv[1])]
-m = smollm2()
-tok = m.tokenizer()
-SYS = "You are an expert. Answer the question."
-def call(server, req):
-    chunks = []
-    r = server._server.handle_chat_completions({**req, "stream": False, "temperature": 0, "logprobs": True, "top_logprobs": 20}, lambda c: chunks.append(c) or False)
-    return r or chunks[-1]
-def mcf(server, r):
-    q = r[0] + "\n" + "\n".join(f"({L}) {c}" for L, c in zip("ABCD", r[1:5], strict=False)) + "\nAnswer with the letter of the correct choice."
-    out = call(server, {"messages": [{"role": "system", "content": SYS}, {"role": "user", "content": q}], "max_tokens": 1, "grammar": 'root ::= [ABCD]'})
-    top = out["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
-    lp = {t["token"].strip(): t["logprob"] for t in top}
-    return max("ABCD", key=lambda L: lp.get(L, -99))
-def cloze_scores(server, r, with_choices):
-    q = r[0]
-    if with_choices:
-        q += "\n" + "\n".join(f"({L}) {c}" for L, c in zip("ABCD", r[1:5], strict=False))
-    res = []
-    for c in r[1:5]:
-        ids = tok.encode(c, add_special_tokens=False).ids or tok.encode(" ", add_special_tokens=False).ids
-        g = "root ::= " + " ".join(f"<[{i}]>" for i in ids)
-        out = call(server, {"messages": [{"role": "system", "content": SYS}, {"role": "user", "content": q}], "max_tokens": len(ids), "grammar": g})
-        if "choices" not in out:
-            print("ERR", json.dumps(out)[:300], len(ids), flush=True); res.append((-1e9,)*3); continue
-        lps = [t["logprob"] for t in out["choices"][0]["logprobs"]["content"][: len(ids)]]
-        res.append((sum(lps), sum(lps) / len(lps), sum(lps) / max(1, len(c))))
-    return res
-with use_server(m._settings()) as (server, _):
-    t = time.time()
-    with ThreadPoolExecutor(8) as ex:
-        mc = list(ex.map(lambda r: mcf(server, r), rows))
-    t1 = time.time()
-    with ThreadPoolExecutor(8) as ex:
-        cl = list(ex.map(lambda r: cloze_scores(server, r, False), rows))
-    t2 = time.time()
-    with ThreadPoolExecutor(8) as ex:
-        cl2 = list(ex.map(lambda r: cloze_scores(server, r, True), rows))
-    t3 = time.time()
-gold = [r[5].strip() for r in rows]
-def acc(preds):
-    return sum(p == g for p, g in zip(preds, gold, strict=False)) / len(gold)
-print("n", len(rows), "mcf", acc(mc), f"{(t1-t)/len(rows):.3f}s/q")
-for name, c in (("cloze", cl), ("cloze+choices", cl2)):
-    for k, label in enumerate(("sum", "per-token", "per-char")):
-        print(name, label, acc(["ABCD"[max(range(4), key=lambda i: s[i][k])] for s in c]))
-print(f"cloze {(t2-t1)/len(rows):.3f}s/q, cloze+choices {(t3-t2)/len(rows):.3f}s/q")
+SYSTEM = "You are an expert. Answer the question."
+VAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "mmlu" / "val"
+
+
+def questions(n: int) -> list[list[str]]:
+    """N MMLU val rows (question, A, B, C, D, letter), shuffled with seed 0."""
+    rows = []
+    for path in sorted(VAL.glob("*.csv")):
+        with path.open(newline="", encoding="utf-8") as f:
+            rows += [r for r in csv.reader(f) if len(r) == 6]
+    random.Random(0).shuffle(rows)
+    return rows[:n]
+
+
+def with_options(row: list[str]) -> str:
+    return row[0] + "\n" + "\n".join(f"({letter}) {choice}"
+                                     for letter, choice in zip("ABCD", row[1:5], strict=True))
+
+
+def letter(model, server, row: list[str]) -> int:
+    """The option whose letter is most probable as the one-token reply (options shown)."""
+    request, _ = model._request([SystemMessage(SYSTEM), HumanMessage(
+        with_options(row) + "\nAnswer with the letter of the correct choice.")], None, {})
+    reply = server.complete({**request, "max_tokens": 1, "grammar": "root ::= [ABCD]",
+                             "logprobs": True, "top_logprobs": 20})
+    top = reply["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
+    scores = {t["token"].strip(): t["logprob"] for t in top}
+    return max(range(4), key=lambda i: scores.get("ABCD"[i], -99.0))
+
+
+def option_scores(model, row: list[str], shown: bool) -> list[tuple[float, float, float]]:
+    """Each option's text scored as the reply: summed, per token and per character."""
+    question = with_options(row) if shown else row[0]
+    sums = model.score_replies([SystemMessage(SYSTEM), HumanMessage(question)], row[1:5])
+    tokens = [max(1, len(model.tokenizer().encode(c).ids)) for c in row[1:5]]
+    return [(s, s / t, s / max(1, len(c))) for s, t, c in zip(sums, tokens, row[1:5],
+                                                               strict=True)]
+
+
+def main(n: int) -> None:
+    rows = questions(n)
+    gold = ["ABCD".index(r[5].strip()) for r in rows]
+    model = smollm2()
+
+    def accuracy(picks: list[int]) -> float:
+        return sum(p == g for p, g in zip(picks, gold, strict=True)) / len(gold)
+
+    with use_server(model._settings()) as (server, _), ThreadPoolExecutor(8) as pool:
+        started = time.time()
+        letters = list(pool.map(lambda r: letter(model, server, r), rows))
+        print(f"letter probability, options shown: {accuracy(letters):.3f} "
+              f"({(time.time() - started) / n:.2f} s/question)")
+        for shown in (False, True):
+            started = time.time()
+            scored = list(pool.map(lambda r, s=shown: option_scores(model, r, s), rows))
+            seconds = (time.time() - started) / n
+            for k, how in enumerate(("summed", "per token", "per character")):
+                picks = [max(range(4), key=lambda i, s=s: s[i][k]) for s in scored]
+                print(f"option text {how}, options {'shown' if shown else 'not shown'}: "
+                      f"{accuracy(picks):.3f} ({seconds:.2f} s/question)")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 200)
