@@ -36,15 +36,18 @@ class ChromaStore:
                     settings=Settings(anonymized_telemetry=False))
             return self._client
 
-    def collection(self, name: str, *, create: bool = True, fresh: bool = False) -> Any:
+    def collection(self, name: str, *, create: bool = True, fresh: bool = False,
+                   space: str = "cosine") -> Any:
         """The collection `name`: created if missing (`create`), emptied first with `fresh`.
+
+        `space`: the distance of a new collection (`cosine`, or `ip` for inner products).
 
         Raises:
             chromadb.errors.NotFoundError: it does not exist and `create` is False.
         """
         from chromadb.errors import NotFoundError
 
-        metadata = {"hnsw:space": "cosine"}
+        metadata = {"hnsw:space": space}
         if fresh:
             with contextlib.suppress(NotFoundError):
                 self.client.delete_collection(name)

@@ -69,10 +69,14 @@ class LearnedRouter:
         for row, expert in enumerate(self.topic_experts):
             self._topic_to_expert[row, column[expert]] = 1.0
 
-    def probabilities(self, features: np.ndarray) -> np.ndarray:
-        """Per-expert probabilities, shape (questions, experts); rows sum to 1."""
-        logits = features @ self.coef.T + self.intercept
-        logits -= logits.max(axis=1, keepdims=True)
+    def probabilities(self, features: np.ndarray, logits: np.ndarray | None = None) -> np.ndarray:
+        """Per-expert probabilities, shape (questions, experts); rows sum to 1.
+
+        `logits`: the topics' logits when computed elsewhere (by Chroma, `CapabilityIndex`).
+        """
+        if logits is None:
+            logits = features @ self.coef.T + self.intercept
+        logits = logits - logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)
         return (exp / exp.sum(axis=1, keepdims=True)) @ self._topic_to_expert
 
@@ -163,9 +167,12 @@ class FittedRouters:
 
 
 def route_learned(questions: Sequence[str], features: np.ndarray, learned: LearnedRouter,
-                  fallback: str, top_k: int) -> list[Route]:
-    """Each question to its most probable expert, or to `fallback` below that one's threshold."""
-    probabilities = learned.probabilities(features)
+                  fallback: str, top_k: int, logits: np.ndarray | None = None) -> list[Route]:
+    """Each question to its most probable expert, or to `fallback` below that one's threshold.
+
+    `logits`: the topics' logits as Chroma computed them (`CapabilityIndex`), else numpy's.
+    """
+    probabilities = learned.probabilities(features, logits)
     routes = []
     for question, row, (best, below) in zip(
             questions, probabilities, learned.decide(probabilities), strict=True):

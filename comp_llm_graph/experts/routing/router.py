@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from comp_llm_graph.errors import CompLLMError
 from comp_llm_graph.experts.cards import DEFAULT_PACK, ExpertCard
+from comp_llm_graph.experts.routing.capabilities import CapabilityIndex
 from comp_llm_graph.experts.routing.chroma import ChromaStore
 from comp_llm_graph.experts.routing.decision import ROUTERS, Route
 from comp_llm_graph.experts.routing.examples import ExamplesIndex
@@ -55,6 +56,8 @@ class Router:
         """Where fitted routers and the exported feature model are kept (beside the index)."""
         self.fitted = FittedRouters([self.folder, PACKAGED_ROUTERS], self.key)
         self.examples = ExamplesIndex(self.store, f"{collection_name}_examples_{self.key}")
+        self.capabilities = CapabilityIndex(self.store,
+                                            f"{collection_name}_capabilities_{self.key}")
         self.given_encoder = encoder
         """The encoder passed in (e.g. a fake in tests), or None: the MiniLM one."""
         self._encoder: Any = None
@@ -98,8 +101,12 @@ class Router:
                     f"({', '.join(sorted(self.cards))}); run `comp-llm experts fit --data DIR` "
                     "first.")
             features = self.encoder()(list(questions))
-            routes = (route_learned(questions, features, learned, self.fallback, top_k)
-                      if method == "learned" else self.examples.route(questions, features, top_k))
+            if method == "learned":
+                logits = self.capabilities.logits(learned, features)
+                routes = route_learned(questions, features, learned, self.fallback, top_k,
+                                       logits)
+            else:
+                routes = self.examples.route(questions, features, top_k)
         if explain:
             routes = self.examples.explain(
                 routes, lambda: features if features is not None else self.encoder()(
