@@ -28,11 +28,16 @@ __all__ = ["llm_expert"]
 YES_NO = ("Yes", "No")
 
 
-def _scored(form: AnswerForm, scores: list[float]) -> AIMessage:
+def _scored(form: AnswerForm, scores: list[float], chat_model: Any,
+            replies: list[str]) -> AIMessage:
+    """The best-scored option as the answer; its usage counts the options' forced tokens."""
     best = max(range(len(scores)), key=scores.__getitem__)
     text = choice_answer(form, best) if form.kind == "choice" else YES_NO[best]
+    tokenizer = chat_model.tokenizer()
+    forced = sum(len(tokenizer.encode(reply).ids) for reply in replies) if tokenizer else 0
     return AIMessage(content=text, response_metadata={"answer_form": {
-        "kind": form.kind, "method": "scored", "scores": [round(s, 4) for s in scores]}})
+        "kind": form.kind, "method": "scored", "scores": [round(s, 4) for s in scores]}},
+        usage_metadata={"input_tokens": 0, "output_tokens": forced, "total_tokens": forced})
 
 
 def llm_expert(card: ExpertCard, chat_model: Runnable) -> Runnable:
@@ -65,13 +70,15 @@ def llm_expert(card: ExpertCard, chat_model: Runnable) -> Runnable:
     def run(inputs: dict[str, Any], config: RunnableConfig) -> Any:
         form, messages, replies = prepare(inputs)
         if replies:
-            return _scored(form, chat_model.score_replies(messages, replies))
+            return _scored(form, chat_model.score_replies(messages, replies), chat_model,
+                           replies)
         return tag(form, chat_model.invoke(messages, config))
 
     async def arun(inputs: dict[str, Any], config: RunnableConfig) -> Any:
         form, messages, replies = prepare(inputs)
         if replies:
-            return _scored(form, await chat_model.ascore_replies(messages, replies))
+            return _scored(form, await chat_model.ascore_replies(messages, replies),
+                           chat_model, replies)
         return tag(form, await chat_model.ainvoke(messages, config))
 
     expert = RunnableLambda(run, afunc=arun, name=f"expert:{card.name}")

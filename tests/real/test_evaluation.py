@@ -72,14 +72,18 @@ def test_real_eval_e2e_command_on_one_pair_and_one_multihop_question(tmp_path):
     assert result.exit_code == 0, result.output
     results = json.loads(out.read_text())["e2e"]
     assert set(results) == {"mmlu_pairs", "musique"}
-    for result_set in results.values():
+    for name, result_set in results.items():
         assert result_set["n"] == 1 and set(result_set["modes"]) == {"comp", "monolithic"}
         for mode, row in result_set["modes"].items():
             assert row["errors"] == 0
             assert all(0.0 <= row[m] <= 1.0 for m in result_set["metrics"])
             assert 0.1 < row["wall_s_mean"] < 300
             assert row["expert_tokens_mean"] > 0
-            assert (row["planner_tokens_mean"] > 0) == (mode != "monolithic")
+            # An MMLU pair numbers its parts: they are the plan, with no planner call.
+            planned = mode != "monolithic" and name != "mmlu_pairs"
+            assert (row["planner_tokens_mean"] > 0) == planned
+            if mode == "comp" and name == "mmlu_pairs":
+                assert row["planning"] == {"enumerated": 1} and row["part_coverage"] == 1.0
             assert row["tokens_mean"] == pytest.approx(
                 row["expert_tokens_mean"] + row["planner_tokens_mean"]
                 + row["aggregator_tokens_mean"])

@@ -126,7 +126,7 @@ async def test_graph_with_openai_experts_and_aggregator(server):
     graph = build_graph(planner=planner(plan), registry=registry, aggregator=aggregator)
     before = server.requests()
     state = await graph.ainvoke({"query": "What is the capital of Peru, and what is 3 plus 4?"},
-                                context=Context(mode="comp"))
+                                context=Context(mode="comp", aggregate="llm"))
 
     assert server.requests() - before == 3
     assert [s["expert"] for s in state["plan"]] == ["geography", "math"]
