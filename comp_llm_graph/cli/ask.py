@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from comp_llm_graph.cli.options import (
+    Aggregate,
     ApiKeyEnv,
     CacheDir,
     ExpertFolders,
@@ -38,6 +39,7 @@ def ask(
     experts: ExpertFolders = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     max_subqueries: MaxSubqueries = 5,
+    aggregate: Aggregate = "auto",
     schedule: Annotated[
         str, typer.Option(help=f"One of: {', '.join(SCHEDULES)} (start as ready, or in rounds).")
     ] = "ready",
@@ -69,7 +71,8 @@ def ask(
                                "document at the end: use one of them.")
         text = read_query(query)
         context = Context(mode=mode, max_subqueries=max_subqueries,  # type: ignore[arg-type]
-                          schedule=schedule, max_concurrency=max_concurrency)  # type: ignore[arg-type]
+                          aggregate=aggregate, schedule=schedule,  # type: ignore[arg-type]
+                          max_concurrency=max_concurrency)
         from comp_llm_graph.graph import build_graph
         from comp_llm_graph.runtimes.pool import configure
 

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from comp_llm_graph.cli.options import (
+    Aggregate,
     ApiKeyEnv,
     CacheDir,
     ExpertFolders,
@@ -157,6 +158,7 @@ def eval_e2e(
                        "sequential).")] = None,
     seed: Seed = 0,
     max_subqueries: MaxSubqueries = 5,
+    aggregate: Aggregate = "auto",
     warmup: Annotated[bool, typer.Option(
         help="Run the first question once per mode, unscored, before timing.")] = True,
     json_path: JsonOut = None,
@@ -200,7 +202,8 @@ def eval_e2e(
             task = bar.add_task("e2e" + (" (after a warm-up run per mode)" if warmup else ""),
                                 total=total)
             results = asyncio.run(evaluate_e2e(
-                graph, sets, modes=modes, context={"max_subqueries": max_subqueries},
+                graph, sets, modes=modes,
+                context={"max_subqueries": max_subqueries, "aggregate": aggregate},
                 warmup=warmup, progress=lambda n: bar.advance(task, n)))
     except (CompLLMError, ValueError) as exc:
         fail(exc)

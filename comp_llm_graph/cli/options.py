@@ -29,6 +29,9 @@ RecordsOut = Annotated[Path | None, typer.Option(
     help="Write one JSON line per question (the question, gold and what was predicted) here.")]
 JsonOut = Annotated[Path | None, typer.Option("--json", help="Write the results as JSON here.")]
 MarkdownOut = Annotated[Path | None, typer.Option(help="Write the Markdown table here.")]
+Aggregate = Annotated[str, typer.Option(
+    help="How the final answer is written: auto (composed when every sub-query is "
+         "independent, else the LLM), llm, or compose (the end points' answers, labelled).")]
 
 
 def _registry_options(experts: list[Path] | None, cache_dir: Path | None,

@@ -12,6 +12,7 @@ saves every finished sub-query.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from typing import Any, Literal
 
@@ -87,9 +88,19 @@ def dispatch(
     ]
 
 
+_ANSWER_LEAD = re.compile(r"^(?:the\s+)?(?:final\s+)?answer(?:\s+is\s*:?|\s*:)\s*",
+                          re.IGNORECASE)
+
+
 def short_answer(answer: str) -> str:
-    """An answer as substituted into a dependent question: first line, at most 200 characters."""
+    """An answer as substituted into a dependent question: first line, at most 200 characters.
+
+    A leading "The answer is:" is dropped ("Who led {q1}?" must not become "Who led The answer
+    is: Austria.?"), and so is a final full stop.
+    """
     first = answer.strip().splitlines()[0].strip() if answer.strip() else ""
+    first = _ANSWER_LEAD.sub("", first).strip()
+    first = first[:-1] if first.endswith(".") and not first.endswith("..") else first
     if len(first) <= SHORT_ANSWER_CHARS:
         return first
     return first[:SHORT_ANSWER_CHARS].rstrip() + "..."

@@ -114,9 +114,10 @@ def test_expert_input_delimits_dependency_answers():
     deps = {"q1": {"id": "q1", "question": "Who wrote Hamlet?", "answer": "Shakespeare.\nMore.",
                    "error": None}}
     payload = expert_input(sub, deps)
-    assert payload["question"] == "Where was Shakespeare. born?"
+    assert payload["question"] == "Where was Shakespeare born?"
     assert payload["context"].startswith("Answers to earlier sub-questions:\n[q1] Who wrote")
     assert short_answer("x" * 300).endswith("...")
+    assert short_answer("The answer is: Austria.\nMore") == "Austria"
 
 
 async def test_invalid_plan_is_replanned_once_then_used():
