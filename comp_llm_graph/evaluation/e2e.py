@@ -21,7 +21,7 @@ from typing import Any
 from comp_llm_graph.context import MODES, Context
 from comp_llm_graph.errors import CompLLMError
 from comp_llm_graph.evaluation.e2e_data import Item
-from comp_llm_graph.nodes.coverage import end_points, represented
+from comp_llm_graph.nodes.coverage import end_points, missing_parts
 
 __all__ = [
     "E2E_MODES",
@@ -63,15 +63,11 @@ def part_coverage(state: dict[str, Any]) -> float | None:
     answer names it (its id), as it must.
     """
     plan, answers = state.get("plan") or [], state.get("answers") or {}
-    final = state.get("final_answer", "")
     points = end_points(plan)
     if len(plan) < 2 or not points:
         return None
-    covered = [
-        represented(answers[i]["answer"], final)
-        if (answers.get(i) or {}).get("answer", "").strip() else i in final
-        for i in points]
-    return sum(covered) / len(covered)
+    missing = missing_parts(plan, answers, state.get("final_answer", ""))
+    return 1 - len(missing) / len(points)
 
 
 async def _run(graph: Any, item: Item, context: Context, config: Any) -> dict[str, Any]:

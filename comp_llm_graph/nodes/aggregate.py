@@ -23,11 +23,11 @@ from langgraph.runtime import Runtime
 
 from comp_llm_graph.context import Context
 from comp_llm_graph.nodes.common import answer_block, output_tokens, text_of
-from comp_llm_graph.nodes.coverage import end_points, label_part, represented
+from comp_llm_graph.nodes.coverage import answered, end_points, label_part, missing_parts
 from comp_llm_graph.prompts import AGGREGATOR_USER_PROMPT
 from comp_llm_graph.state import Aggregation, State, SubAnswer, SubQuery
 
-__all__ = ["compose", "format_answers", "make_aggregate", "synthesise"]
+__all__ = ["compose", "format_answers", "make_aggregate"]
 
 
 def format_answers(plan_ids: list[str], answers: dict[str, SubAnswer]) -> str:
@@ -46,18 +46,14 @@ def compose(plan: list[SubQuery], answers: dict[str, SubAnswer]) -> str:
     return "\n".join(label_part(sub, answers.get(sub["id"]), sub.get("label")) for sub in sinks)
 
 
-synthesise = compose
-"""The deterministic final answer (the name earlier versions used)."""
-
-
 def _complete(final: str, plan: list[SubQuery], answers: dict[str, SubAnswer],
               aggregation: Aggregation) -> str:
     """Check every end point in `final`; append the missing and the failed ones, labelled."""
     by_id = {sub["id"]: sub for sub in plan}
     checked = end_points(plan)
-    failed = [i for i in checked if not (answers.get(i) or {}).get("answer", "").strip()]
-    added = [i for i in checked if i not in failed and not represented(answers[i]["answer"], final)]
-    missing = added + [i for i in failed if by_id[i]["id"] not in final]
+    failed = [i for i in checked if not answered(answers, i)]
+    missing = missing_parts(plan, answers, final)
+    added = [i for i in missing if i not in failed]
     if missing:
         lines = [label_part(by_id[i], answers.get(i), by_id[i].get("label"))
                  for i in checked if i in missing]

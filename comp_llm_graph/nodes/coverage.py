@@ -22,8 +22,10 @@ __all__ = [
     "MIN_WORD_SHARE",
     "SHORT_ANSWER_WORDS",
     "answer_key",
+    "answered",
     "end_points",
     "label_part",
+    "missing_parts",
     "represented",
 ]
 
@@ -48,6 +50,22 @@ def end_points(plan: list[SubQuery]) -> list[str]:
     """Ids of the sub-queries nothing else depends on, in plan order."""
     used = {dep for sub in plan for dep in sub.get("depends_on") or ()}
     return [sub["id"] for sub in plan if sub["id"] not in used]
+
+
+def answered(answers: dict[str, SubAnswer], sub_id: str) -> bool:
+    """Whether the sub-query has a non-empty answer."""
+    return bool((answers.get(sub_id) or {}).get("answer", "").strip())
+
+
+def missing_parts(plan: list[SubQuery], answers: dict[str, SubAnswer], final: str) -> list[str]:
+    """End points the final answer leaves out, in plan order.
+
+    An answered one is missing when its key is not in `final` (`represented`); a failed one
+    when `final` does not name it (its id).
+    """
+    return [i for i in end_points(plan)
+            if (not represented(answers[i]["answer"], final) if answered(answers, i)
+                else i not in final)]
 
 
 def _numbers(text: str) -> list[str]:

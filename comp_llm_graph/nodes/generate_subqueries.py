@@ -193,14 +193,14 @@ def make_generate_subqueries(planner: Runnable, registry: ExpertRegistry,
                 sub["context"] = "shared"
         if on_piece is not None:
             planning["early_started"] = EARLY_STARTS.settle(token, plan)
-        return {**_update(query, context, started, plan, planning, token),
-                "shared_context": parts.context}
+        return _update(query, context, started, plan, planning, token, parts.context)
 
     return generate_subqueries
 
 
 def _update(query: str, context: Context, started: float, plan: list[SubQuery],
-            planning: Planning, token: str | None = None) -> dict[str, Any]:
+            planning: Planning, token: str | None = None,
+            shared_context: str = "") -> dict[str, Any]:
     return {
         "query": query,
         "mode": context.mode,
@@ -209,7 +209,7 @@ def _update(query: str, context: Context, started: float, plan: list[SubQuery],
         "run_started": started,
         "plan": plan,
         "planning": planning,
-        "shared_context": "",
+        "shared_context": shared_context,
         # A new query on a thread with a checkpointer starts from empty results.
         "answers": Overwrite({}),
         "timings": Overwrite({"plan": round(time.time() - started, 4)}),

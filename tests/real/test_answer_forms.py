@@ -62,3 +62,31 @@ def test_nearest_demonstrations_from_chroma(tmp_path):
     assert len(found) == 2
     assert "Caesar" in found[-1][0] and "{q" in found[-1][1]
     assert PlanDemonstrations.open(client=client) is not None
+
+
+async def test_a_passage_reaches_the_real_experts_not_the_planner(tmp_path, monkeypatch):
+    """On the embedded models: the planner plans the question alone; every expert's input
+    carries the passage, and the end point's answer is in the final answer."""
+    from comp_llm_graph import build_graph, default_components
+    from comp_llm_graph.nodes.coverage import missing_parts
+
+    components = default_components(persist_directory=tmp_path)
+    components["demonstrations"] = None
+    seen = []
+    planner = components["planner"]
+    original = type(planner).ainvoke
+
+    async def spy(self, messages, *args, **kwargs):
+        seen.append(messages[-1].content)
+        return await original(self, messages, *args, **kwargs)
+
+    passage = "Celoron's expedition of 1749 went from Lake Ontario to Lake Erie."
+    query = f"Passage: {passage}\nQuestion: Which lake did Celoron's expedition reach first?"
+    monkeypatch.setattr(type(planner), "ainvoke", spy)  # planner, experts and aggregator
+    state = await build_graph(**components).ainvoke({"query": query})
+    assert seen and seen[0] == "Which lake did Celoron's expedition reach first?"  # the planner
+    assert any(text.startswith(f"Context:\n<<<\n{passage}\n>>>") for text in seen[1:])
+    assert state["shared_context"] == passage
+    assert state["plan"] and all(s["context"] == "shared" for s in state["plan"])
+    assert all(a["answer"] for a in state["answers"].values())
+    assert missing_parts(state["plan"], state["answers"], state["final_answer"]) == []

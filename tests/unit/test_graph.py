@@ -9,7 +9,7 @@ import pytest
 from langchain_core.runnables import RunnableLambda
 
 from comp_llm_graph import Context, build_graph
-from comp_llm_graph.nodes.aggregate import synthesise
+from comp_llm_graph.nodes.aggregate import compose
 from comp_llm_graph.nodes.execute import expert_input, short_answer
 from tests.fakes import CARDS, fake_registry, planner, slow_expert
 
@@ -193,7 +193,7 @@ def test_synthesis_uses_the_end_points_of_the_plan():
     plan = [{"id": "q1", "depends_on": []}, {"id": "q2", "depends_on": ["q1"]}]
     answers = {"q1": {"id": "q1", "question": "A?", "answer": "a", "error": None},
                "q2": {"id": "q2", "question": "B?", "answer": "b", "error": None}}
-    assert synthesise(plan, answers) == "b"
+    assert compose(plan, answers) == "b"
 
 
 async def test_failing_expert_is_recorded_and_the_run_completes():
