@@ -12,29 +12,55 @@ from langchain_core.runnables import Runnable
 
 from comp_llm_graph.experts.registry import ExpertRegistry
 
-__all__ = ["AGGREGATOR_MAX_NEW_TOKENS", "PLANNER_MAX_NEW_TOKENS", "default_components"]
+__all__ = ["AGGREGATOR_MAX_NEW_TOKENS", "DEFAULT_PLANNER", "PLANNERS", "PLANNER_MAX_NEW_TOKENS",
+           "default_components", "embedded_planner"]
 
 PLANNER_MAX_NEW_TOKENS = 320
 """Generation limit of the default planner (a plan of 5 sub-queries fits)."""
 AGGREGATOR_MAX_NEW_TOKENS = 128
 """Generation limit of the default aggregator."""
+PLANNERS = ("gemma3", "smollm2")
+"""The embedded planners: Gemma 3 270M (base) prompted as a few-shot completion, and
+SmolLM2-135M-Instruct constrained to the JSON plan grammar (README "Planner demonstrations"
+compares them)."""
+DEFAULT_PLANNER = "smollm2"
+"""The embedded planner used unless another is named. Gemma 3 scores better in `eval planning`
+but writes false dependencies into compound questions ("What is 15% of {q1}?" after "What is
+the capital of France?"), which corrupts the answer (README "Planner demonstrations")."""
+
+
+def embedded_planner(name: str = DEFAULT_PLANNER, *, grammar: bool = True) -> Runnable:
+    """One of `PLANNERS`, not loaded yet; `grammar`: constrain SmolLM2 to the plan grammar.
+
+    Raises:
+        ValueError: an unknown name.
+    """
+    if name == "gemma3":
+        from comp_llm_graph.runtimes.completion_planner import gemma3_planner
+
+        return gemma3_planner(PLANNER_MAX_NEW_TOKENS)
+    if name == "smollm2":
+        from comp_llm_graph.runtimes.llamacpp import smollm2
+
+        return smollm2(PLANNER_MAX_NEW_TOKENS, plan_grammar=grammar)
+    raise ValueError(f"unknown planner {name!r}: use {' or '.join(PLANNERS)}")
 
 
 def default_components(
     *,
     expert_folders: tuple[str, ...] | list[str] = (),
-    planner: Runnable | None = None,
+    planner: Runnable | str | None = None,
     aggregator: Runnable | None = None,
     **registry_kwargs: Any,
 ) -> dict[str, Any]:
-    """The embedded defaults: SmolLM2 planner (grammar-constrained), aggregator, default pack.
+    """The embedded defaults: SmolLM2 planner (or `planner="gemma3"`), aggregator, default pack.
 
     The planner is shown demonstrations from the bank when it was built (`comp-llm
     demonstrations`); it is looked for on the first run, not here.
 
     Args:
         expert_folders: Folders of expert cards added to (or replacing cards of) the default pack.
-        planner: Chat model to plan with instead of SmolLM2, e.g.
+        planner: A name in `PLANNERS`, or a chat model to plan with, e.g.
             `openai_chat_model(base_url, model, max_tokens=PLANNER_MAX_NEW_TOKENS)`
             (`comp_llm_graph.runtimes.openai_compat`).
         aggregator: Chat model to aggregate with instead of SmolLM2.
@@ -42,8 +68,8 @@ def default_components(
     """
     from comp_llm_graph.runtimes.llamacpp import smollm2
 
-    if planner is None:
-        planner = smollm2(PLANNER_MAX_NEW_TOKENS, plan_grammar=True)
+    if planner is None or isinstance(planner, str):
+        planner = embedded_planner(planner or DEFAULT_PLANNER)
     if aggregator is None:
         aggregator = smollm2(AGGREGATOR_MAX_NEW_TOKENS)
     from comp_llm_graph.demonstrations import PlanDemonstrations

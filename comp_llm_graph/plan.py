@@ -26,6 +26,7 @@ __all__ = [
     "format_grammar",
     "lines_plan_grammar",
     "plan_grammar",
+    "plan_lines",
     "references",
     "repair_plan",
     "substitute_references",
@@ -195,6 +196,12 @@ def parse_plan(text: str) -> tuple[list[PlannedSubQuery], list[str]]:
         snippet = text.strip().replace("\n", " ")[:80]
         raise PlanError([f"no plan found in the planner output ({snippet!r})"])
     return [_sub_query_from_item(item, i + 1) for i, item in enumerate(items)], notes
+
+
+def plan_lines(plan: str) -> str:
+    """A plan's text (JSON or lines) in the line format: `q1: ...` per line."""
+    sub_queries, _ = parse_plan(plan)
+    return "\n".join(f"{sub.id}: {sub.question}" for sub in sub_queries)
 
 
 def _canonical(text: str) -> str:

@@ -123,9 +123,11 @@ class PiecewisePlanner(FakeListChatModel):
         on_piece = kwargs.pop("on_piece", None)
         text = self.responses[self.i % len(self.responses)]
         self.i += 1
-        for piece in re.split(r"(?<=\}), ", text):
+        lines = not text.lstrip().startswith("{")  # the line format: one piece per line
+        pieces = text.splitlines(keepends=True) if lines else re.split(r"(?<=\}), ", text)
+        for piece in pieces:
             if on_piece is not None:
-                on_piece(piece + ", ")
+                on_piece(piece if lines else piece + ", ")
             await asyncio.sleep(self.pause)
         self.finished_at.append(time.time())
         return ChatResult(generations=[ChatGeneration(message=AIMessage(text))])

@@ -16,6 +16,7 @@ from comp_llm_graph.cli.options import (
     CacheDir,
     ExpertFolders,
     MaxSubqueries,
+    Planner,
     PlannerModel,
     PlannerUrl,
     Router,
@@ -60,6 +61,7 @@ def ask(
     ] = False,
     cache_dir: CacheDir = None,
     router: Router = "auto",
+    planner: Planner = "smollm2",
     planner_url: PlannerUrl = None,
     planner_model: PlannerModel = None,
     api_key_env: ApiKeyEnv = None,
@@ -78,7 +80,7 @@ def ask(
 
         configure(memory_budget=memory_budget, max_batch_size=batch_size, threads=threads)
         graph = build_graph(**build_components(experts, cache_dir, router, planner_url,
-                                               planner_model, api_key_env))
+                                               planner_model, api_key_env, planner))
         started = time.time()
         if stream:
             from comp_llm_graph.cli.live import stream_answer

@@ -16,6 +16,7 @@ from comp_llm_graph.cli.options import (
     JsonOut,
     MarkdownOut,
     MaxSubqueries,
+    Planner,
     PlannerModel,
     PlannerUrl,
     RecordsOut,
@@ -94,7 +95,7 @@ def eval_planning(
     seed: Seed = 0,
     max_subqueries: MaxSubqueries = 5,
     grammar: Annotated[bool, typer.Option(
-        help="Constrain the embedded planner to valid plans (--no-grammar: free text).")] = True,
+        help="Constrain the SmolLM2 planner to valid plans (--no-grammar: free text).")] = True,
     demos: Annotated[bool, typer.Option(
         "--demonstrations/--no-demonstrations",
         help="Show the planner the nearest gold plans of the bank (`comp-llm demonstrations`; "
@@ -102,6 +103,7 @@ def eval_planning(
     json_path: JsonOut = None,
     markdown: MarkdownOut = None,
     records: RecordsOut = None,
+    planner: Planner = "smollm2",
     planner_url: PlannerUrl = None,
     planner_model: PlannerModel = None,
     api_key_env: ApiKeyEnv = None,
@@ -114,12 +116,11 @@ def eval_planning(
         if sample < 1:
             raise CompLLMError(f"--sample must be at least 1; got {sample}")
         examples = gold_plans(data, tuple(dataset or DATASETS), sample=sample, seed=seed)
-        planner = server_models(planner_url, planner_model, api_key_env).get("planner")
-        if planner is None:
-            from comp_llm_graph.defaults import PLANNER_MAX_NEW_TOKENS
-            from comp_llm_graph.runtimes.llamacpp import smollm2
+        model = server_models(planner_url, planner_model, api_key_env).get("planner")
+        if model is None:
+            from comp_llm_graph.defaults import embedded_planner
 
-            planner = smollm2(PLANNER_MAX_NEW_TOKENS, plan_grammar=grammar)
+            model = embedded_planner(planner, grammar=grammar)
         bank = None
         if demos:
             from comp_llm_graph.demonstrations import PlanDemonstrations
@@ -127,7 +128,7 @@ def eval_planning(
             bank = PlanDemonstrations.open()
         with progress_bar() as bar:
             task = bar.add_task("planning", total=len(examples))
-            results = evaluate_planning(planner, examples,
+            results = evaluate_planning(model, examples,
                                         context=Context(max_subqueries=max_subqueries),
                                         demonstrations=bank,
                                         keep_examples=records is not None,
@@ -136,6 +137,7 @@ def eval_planning(
         fail(exc)
     per_question = results.pop("examples", [])
     results["demonstrations"] = len(bank) if bank is not None else 0
+    results["planner"] = getattr(model, "model_name", None) or planner_model or planner
     title = (f"Planning ({len(examples)} questions: {sample} per dataset, seed {seed}; "
              + (f"{len(bank)} demonstrations)" if bank is not None else "fixed examples)"))
     write_results({"planning": results}, planning_markdown(results, title), json_path,
@@ -167,6 +169,7 @@ def eval_e2e(
     experts: ExpertFolders = None,
     cache_dir: CacheDir = None,
     router: Router = "auto",
+    planner: Planner = "smollm2",
     planner_url: PlannerUrl = None,
     planner_model: PlannerModel = None,
     api_key_env: ApiKeyEnv = None,
@@ -196,7 +199,7 @@ def eval_e2e(
                 multihop_path(data, multihop_set, context=context),  # type: ignore[arg-type]
                 multihop, seed=seed, context=context)  # type: ignore[arg-type]
         graph = build_graph(**build_components(experts, cache_dir, router, planner_url,
-                                               planner_model, api_key_env))
+                                               planner_model, api_key_env, planner))
         total = sum(len(items) for items in sets.values()) * len(modes)
         with progress_bar() as bar:
             task = bar.add_task("e2e" + (" (after a warm-up run per mode)" if warmup else ""),

@@ -19,7 +19,10 @@ Router = Annotated[str, typer.Option(
          "examples.")]
 PlannerUrl = Annotated[str | None, typer.Option(
     help="Plan and aggregate on an OpenAI-compatible endpoint (e.g. http://127.0.0.1:8000/v1) "
-         "instead of the embedded SmolLM2.")]
+         "instead of the embedded models.")]
+Planner = Annotated[str, typer.Option(
+    help="The embedded planner: smollm2, or gemma3 (Gemma 3 270M base as a few-shot "
+         "completion; the `gemma` extra).")]
 PlannerModel = Annotated[str | None, typer.Option(help="Model name served at --planner-url.")]
 ApiKeyEnv = Annotated[str | None, typer.Option(
     help="Environment variable holding the endpoint's API key (default: none sent).")]
@@ -63,12 +66,12 @@ def server_models(planner_url: str | None, planner_model: str | None,
 
 def build_components(experts: list[Path] | None, cache_dir: Path | None, router: str,
                      planner_url: str | None, planner_model: str | None,
-                     api_key_env: str | None) -> dict[str, Any]:
+                     api_key_env: str | None, planner: str = "smollm2") -> dict[str, Any]:
     """Planner, registry and aggregator: the embedded defaults or an OpenAI-compatible server."""
     from comp_llm_graph.defaults import default_components
 
-    components = default_components(**_registry_options(experts, cache_dir, router),
-                                    **server_models(planner_url, planner_model, api_key_env))
+    models = {"planner": planner, **server_models(planner_url, planner_model, api_key_env)}
+    components = default_components(**_registry_options(experts, cache_dir, router), **models)
     _check_router(components["registry"])
     return components
 

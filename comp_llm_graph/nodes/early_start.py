@@ -1,8 +1,8 @@
 """Sub-queries started while the planner is still writing the plan (LLMCompiler's streaming idea).
 
 With a planner that reports its text as it generates it (`supports_plan_pieces`: the embedded
-llama.cpp planner), each sub-query starts the moment its JSON item is complete and the
-sub-queries it depends on have answered: it is routed on its own and its expert called, while
+llama.cpp planners), each sub-query starts the moment its JSON item (or its line) is complete and
+the sub-queries it depends on have answered: it is routed on its own and its expert called, while
 the planner writes the next one. Planning then ends as usual (validation, repair, routing of the
 whole plan in one batch), and `settle` keeps an early start only where the final sub-query is the
 same (question, dependencies, expert) and every sub-query it depends on was kept; the others
@@ -20,7 +20,7 @@ import json
 import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from comp_llm_graph.nodes.common import routed_sub_query
@@ -28,11 +28,25 @@ from comp_llm_graph.plan import PlannedSubQuery, normalise_id, references
 from comp_llm_graph.scheduler import SCHEDULER
 from comp_llm_graph.state import SubAnswer, SubQuery
 
-__all__ = ["EARLY_STARTS", "MAX_KEPT_RUNS", "EarlyStarts"]
+__all__ = ["EARLY_STARTS", "MAX_KEPT_RUNS", "ROUTING_WAIT_S", "EarlyStarts"]
 
 _ITEM = re.compile(r'\{"id": "(q\d+)", "question": "((?:[^"\\]|\\.)*)", '
                    r'"depends_on": \[([^\]]*)\]\}')
 """A complete sub-query of grammar-shaped plan JSON (`plan.plan_grammar`)."""
+_LINE = re.compile(r"^(q\d+): (.+)\n", re.MULTILINE)
+"""A complete sub-query of the line format (its line has ended)."""
+
+
+def _complete_items(text: str) -> list[tuple[str, str, set[str]]]:
+    """(id, question, ids named as dependencies) of every complete sub-query in plan text."""
+    items = []
+    for match in _ITEM.finditer(text):
+        depends = {normalise_id(d.strip().strip('"'))
+                   for d in match.group(3).split(",") if d.strip()}
+        items.append((match.group(1), json.loads(f'"{match.group(2)}"'), depends))
+    if not items:
+        items = [(m.group(1), m.group(2).strip(), set()) for m in _LINE.finditer(text)]
+    return items
 
 MAX_KEPT_RUNS = 256
 """Runs whose kept early answers wait for their branches; beyond it the oldest are dropped (a
@@ -41,11 +55,18 @@ run abandoned between planning and execution would otherwise keep them forever).
 RunExpert = Callable[[Any, SubQuery, dict[str, SubAnswer]], Awaitable[SubAnswer]]
 
 
+ROUTING_WAIT_S = 10.0
+"""How long `settle` waits for an early start still being routed (it is routed alone while the
+whole plan is routed in one batch, so it is usually done within milliseconds of it)."""
+
+
 @dataclass
 class _Early:
     task: asyncio.Task
     sub: SubQuery | None = None
     """The routed sub-query, once routing has run."""
+    routed: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when `sub` is."""
 
 
 class EarlyStarts:
@@ -69,15 +90,11 @@ class EarlyStarts:
 
         def on_piece(piece: str) -> None:
             text.append(piece)
-            if "}" not in piece:
+            if "}" not in piece and "\n" not in piece:
                 return
-            for match in _ITEM.finditer("".join(text)):
-                sub_id = match.group(1)
+            for sub_id, question, depends in _complete_items("".join(text)):
                 if sub_id in started or len(started) >= max_subqueries:
                     continue
-                question = json.loads(f'"{match.group(2)}"')
-                depends = {normalise_id(d.strip().strip('"'))
-                           for d in match.group(3).split(",") if d.strip()}
                 depends |= set(references(question))
                 canonical = " ".join(question.lower().split()).rstrip("?.! ")
                 if canonical in seen or not depends <= set(started):
@@ -100,6 +117,7 @@ class EarlyStarts:
         if shared:
             sub["context"] = "shared"
         started[planned.id].sub = sub
+        started[planned.id].routed.set()
         known = {dep: await started[dep].task for dep in sub["depends_on"]}
         async with SCHEDULER.slot(
             f"early|{token}", sub, expert=(id(registry), sub["expert"]),
@@ -110,8 +128,19 @@ class EarlyStarts:
             ticket.finish(answer)
         return answer
 
-    def settle(self, token: str, plan: list[SubQuery]) -> list[str]:
-        """Keep the early starts the final plan can use; cancel the rest. Returns the kept ids."""
+    async def settle(self, token: str, plan: list[SubQuery]) -> list[str]:
+        """Keep the early starts the final plan can use; cancel the rest. Returns the kept ids.
+
+        An early start of a planned sub-query that is still being routed is waited for (the
+        first route of a fresh index builds it, and a planner can finish before that).
+        """
+        ids = {sub["id"] for sub in plan}
+        for sub_id, early in list(self._started.get(token, {}).items()):
+            if sub_id in ids and early.sub is None and not early.task.done():
+                waiter = asyncio.ensure_future(early.routed.wait())
+                await asyncio.wait([early.task, waiter], timeout=ROUTING_WAIT_S,
+                                   return_when=asyncio.FIRST_COMPLETED)
+                waiter.cancel()
         started = self._started.pop(token, {})
         kept: dict[str, asyncio.Task] = {}
         for sub in plan:  # in a topological order: a sub-query's dependencies come first

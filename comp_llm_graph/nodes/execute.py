@@ -183,7 +183,7 @@ async def run_expert(
     answer, tokens = "", None
     try:
         expert = registry.expert(sub["expert"])
-        answer, tokens = _answer_text(await expert.ainvoke(payload))
+        answer, tokens = _answer_text(await expert.ainvoke(payload, config=_expert_config(sub)))
     except GraphBubbleUp:  # an interrupt or a command for the parent graph: LangGraph's to handle
         raise
     except Exception as exc:  # noqa: BLE001 - recorded in the state and shown to the user
@@ -195,6 +195,17 @@ async def run_expert(
     if tokens is not None:
         result["output_tokens"] = tokens
     return result
+
+
+def _expert_config(sub: SubQuery) -> RunnableConfig:
+    """Name and tag the expert's run by its sub-query, for traces and streamed events.
+
+    An early-started expert runs inside the planner node, so the node name alone does not say
+    which sub-query (or that it is an expert) a streamed token belongs to.
+    """
+    return {"run_name": f"expert:{sub['expert']}",
+            "tags": ["comp_llm:expert", f"subquery:{sub['id']}"],
+            "metadata": {"subquery_id": sub["id"], "expert": sub["expert"]}}
 
 
 async def collect(state: State, config: RunnableConfig) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from comp_llm_graph.experts.registry import ExpertRegistry
 from comp_llm_graph.nodes.common import output_tokens, routed_sub_query, text_of
 from comp_llm_graph.nodes.early_start import EARLY_STARTS
 from comp_llm_graph.nodes.execute import run_expert
-from comp_llm_graph.plan import PlannedSubQuery, parse_plan, repair_plan
+from comp_llm_graph.plan import PlannedSubQuery, parse_plan, plan_lines, repair_plan
 from comp_llm_graph.prompts import (
     LINES_PLANNER_EXAMPLES,
     LINES_PLANNER_SYSTEM_PROMPT,
@@ -57,7 +57,8 @@ def planner_messages(query: str, context: Context, fmt: str = "json",
     """System prompt, few-shot examples as earlier turns (in the plan format), then the query.
 
     `examples`: (question, JSON plan) pairs to show instead of the fixed ones (retrieved
-    demonstrations, `comp_llm_graph.demonstrations`; JSON format only).
+    demonstrations, `comp_llm_graph.demonstrations`), rewritten in the line format for a
+    planner that writes lines.
     """
     lines = fmt == "lines"
     prompt = context.planner_prompt or (LINES_PLANNER_SYSTEM_PROMPT if lines else
@@ -65,8 +66,10 @@ def planner_messages(query: str, context: Context, fmt: str = "json",
     messages: list[BaseMessage] = [
         SystemMessage(prompt.format(max_subqueries=context.max_subqueries))
     ]
-    if lines or not examples:
+    if not examples:
         examples = LINES_PLANNER_EXAMPLES if lines else PLANNER_EXAMPLES
+    elif lines:
+        examples = [(question, plan_lines(plan)) for question, plan in examples]
     for question, plan in examples:
         messages += [HumanMessage(question), AIMessage(plan)]
     messages.append(HumanMessage(query))
@@ -86,7 +89,8 @@ async def make_plan(
         context: The run's settings.
         on_piece: Given each piece of the first attempt's text as it is generated, when the
             planner can report it (`supports_plan_pieces`).
-        demonstrations: A `PlanDemonstrations` bank; its nearest plans are the examples.
+        demonstrations: A `PlanDemonstrations` bank; its nearest plans are the examples (as
+            many as the planner's `demonstration_count`, else the bank's default).
 
     Returns:
         The sub-queries (not yet routed) and the record of how they came about.
@@ -97,8 +101,10 @@ async def make_plan(
     )
     fmt = plan_format(planner)
     examples = None
-    if demonstrations is not None and fmt == "json":
-        examples = await asyncio.to_thread(demonstrations.nearest, query)
+    if demonstrations is not None:
+        count = getattr(planner, "demonstration_count", None)
+        examples = await asyncio.to_thread(
+            demonstrations.nearest, query, *([count] if count else []))
     messages = planner_messages(query, context, fmt, examples)
     replan = LINES_REPLAN_PROMPT if fmt == "lines" else REPLAN_PROMPT
     attempts: list[PlanAttempt] = []
@@ -192,7 +198,11 @@ def make_generate_subqueries(planner: Runnable, registry: ExpertRegistry,
             for sub in plan:
                 sub["context"] = "shared"
         if on_piece is not None:
-            planning["early_started"] = EARLY_STARTS.settle(token, plan)
+            try:
+                planning["early_started"] = await EARLY_STARTS.settle(token, plan)
+            except BaseException:
+                EARLY_STARTS.cancel(token)
+                raise
         return _update(query, context, started, plan, planning, token, parts.context)
 
     return generate_subqueries

@@ -69,6 +69,9 @@ class LlamaServer:
              on_delta: Callable[[str], bool] | None = None) -> dict[str, Any]:
         """Run one chat completion, streaming its text to `on_delta` (True from it: stop).
 
+        A request with a `prompt` instead of `messages` is a plain text completion (a base
+        model given a few-shot prompt, `runtimes/completion_planner.py`).
+
         Returns:
             `text`, `finish_reason`, `usage` (prompt and completion tokens), `timings`, and
             `batch_size`: the most calls this model was generating at once during this one.
@@ -87,7 +90,7 @@ class LlamaServer:
             for choice in chunk.get("choices") or []:
                 if choice.get("finish_reason"):
                     final["finish_reason"] = choice["finish_reason"]
-                delta = (choice.get("delta") or {}).get("content")
+                delta = choice.get("text") or (choice.get("delta") or {}).get("content")
                 if delta:
                     text.append(delta)
                     if on_delta is not None and on_delta(delta):
@@ -98,9 +101,10 @@ class LlamaServer:
             return False
 
         try:
-            result = self._server.handle_chat_completions(
-                {**request, "stream": True, "stream_options": {"include_usage": True}},
-                on_chunk)
+            handle = (self._server.handle_completions if "prompt" in request
+                      else self._server.handle_chat_completions)
+            result = handle({**request, "stream": True, "stream_options": {"include_usage": True}},
+                            on_chunk)
         finally:
             with self._lock:
                 self._in_flight -= 1

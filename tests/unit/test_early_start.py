@@ -86,8 +86,32 @@ async def test_kept_early_answers_of_abandoned_runs_are_dropped_beyond_the_cap(m
         task = asyncio.ensure_future(asyncio.sleep(10))
         tasks.append(task)
         starts._started[token] = {"q1": early_start._Early(task, dict(sub))}
-        assert starts.settle(token, [dict(sub)]) == ["q1"]
+        assert await starts.settle(token, [dict(sub)]) == ["q1"]
     await asyncio.sleep(0)
     assert tasks[0].cancelled() and not tasks[1].cancelled()
     assert starts.take("first", "q1") is None and starts.take("second", "q1") is tasks[1]
     tasks[1].cancel()
+
+
+async def test_an_early_start_still_being_routed_when_the_plan_is_final_is_kept():
+    """The first route of a fresh index is slow; the planner may finish before it."""
+    import asyncio
+
+    from comp_llm_graph.nodes import early_start
+
+    starts = early_start.EarlyStarts()
+    sub = {"id": "q1", "question": "What is the capital of Peru?", "depends_on": [],
+           "expert": "geography"}
+    early = early_start._Early(asyncio.ensure_future(asyncio.sleep(10)))
+    starts._started["run"] = {"q1": early}
+
+    async def route_later() -> None:
+        await asyncio.sleep(0.05)
+        early.sub = dict(sub)
+        early.routed.set()
+
+    routing = asyncio.ensure_future(route_later())
+    assert await starts.settle("run", [dict(sub)]) == ["q1"]
+    assert not early.task.cancelled() and starts.take("run", "q1") is early.task
+    early.task.cancel()
+    await routing
