@@ -33,6 +33,7 @@ from comp_llm_graph.nodes import (
     make_generate_subqueries,
 )
 from comp_llm_graph.state import InputState, State
+from comp_llm_graph.sync import CompLLMGraph, threaded_saver
 
 __all__ = ["build_graph", "builder", "graph"]  # noqa: F822 - `graph` is built on first access
 
@@ -80,12 +81,14 @@ def build_graph(
 
     Returns:
         A compiled LangGraph graph (a Runnable): `await graph.ainvoke({"query": ...},
-        context=Context(mode=...), config={"max_concurrency": 4})`.
+        context=Context(mode=...), config={"max_concurrency": 4})`, or `{"messages": [...]}`;
+        `invoke`, `batch` and `stream` work too (`comp_llm_graph.sync`).
     """
-    return builder(planner=planner, registry=registry, aggregator=aggregator,
-                   demonstrations=demonstrations).compile(
-        checkpointer=checkpointer, name=name
-    )
+    compiled = builder(planner=planner, registry=registry, aggregator=aggregator,
+                       demonstrations=demonstrations).compile(
+        checkpointer=threaded_saver(checkpointer), name=name)
+    compiled.__class__ = CompLLMGraph  # the same object, with sync entry points (`sync.py`)
+    return compiled
 
 
 _default_graph: Any = None

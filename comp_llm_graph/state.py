@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+from langchain_core.messages import AnyMessage
+from langgraph.graph.message import add_messages
 from typing_extensions import NotRequired, TypedDict
 
 __all__ = [
@@ -104,6 +106,9 @@ class Planning(TypedDict):
     early_started: NotRequired[list[str]]
     """Sub-queries whose experts started while the planner was still writing and whose early
     answers the plan kept (`nodes/early_start.py`)."""
+    condensed: NotRequired[dict[str, str]]
+    """A follow-up made standalone from the earlier turns: `asked` (as written) and `referent`
+    (what its referring words were taken to mean; `comp_llm_graph.conversation`)."""
 
 
 class Aggregation(TypedDict):
@@ -132,11 +137,15 @@ def merge_dicts(left: dict, right: dict) -> dict:
     return {**left, **right}
 
 
-class InputState(TypedDict):
-    """What a caller passes in."""
+class InputState(TypedDict, total=False):
+    """What a caller passes in: a `query`, or chat `messages` ending with the user's turn."""
 
     query: str
     """The user's question."""
+    messages: Annotated[list[AnyMessage], add_messages]
+    """The conversation (LangChain's chat convention): the last human message is the question;
+    the graph appends the final answer as an `AIMessage`. A `query` is appended as a human
+    message, so a thread keeps the conversation either way."""
 
 
 class State(InputState, total=False):

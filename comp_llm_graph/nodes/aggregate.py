@@ -17,13 +17,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import Runnable
 from langgraph.runtime import Runtime
 
 from comp_llm_graph.context import Context
 from comp_llm_graph.nodes.common import answer_block, output_tokens, text_of
 from comp_llm_graph.nodes.coverage import answered, end_points, label_part, missing_parts
+from comp_llm_graph.nodes.events import emit
 from comp_llm_graph.prompts import AGGREGATOR_USER_PROMPT
 from comp_llm_graph.state import Aggregation, State, SubAnswer, SubQuery
 
@@ -91,7 +92,10 @@ def make_aggregate(aggregator: Runnable):
         final = _complete(final, plan, answers, aggregation)
 
         finished = time.time()
+        emit("aggregation", method=aggregation["method"], added=aggregation.get("added", []),
+             seconds=round(finished - started, 4))
         return {
+            "messages": [_answer_message(final, plan, answers, aggregation)],
             "final_answer": final,
             "aggregation": aggregation,
             "timings": {
@@ -102,6 +106,19 @@ def make_aggregate(aggregator: Runnable):
         }
 
     return aggregate
+
+
+def _answer_message(final: str, plan: list[SubQuery], answers: dict[str, SubAnswer],
+                    aggregation: Aggregation) -> AIMessage:
+    """The final answer as the chat turn's reply; the plan and sub-answers in its metadata."""
+    parts = [{"id": sub["id"], "question": answers.get(sub["id"], sub)["question"],
+              "expert": sub["expert"], "depends_on": sub["depends_on"],
+              "answer": answers[sub["id"]]["answer"] if sub["id"] in answers else None,
+              "error": answers[sub["id"]]["error"] if sub["id"] in answers else "not run"}
+             for sub in plan]
+    return AIMessage(content=final, name="comp_llm",
+                     response_metadata={"comp_llm": {"plan": parts,
+                                                     "aggregation": dict(aggregation)}})
 
 
 async def _llm_answer(aggregator: Runnable, context: Context, query: str,
@@ -116,7 +133,8 @@ async def _llm_answer(aggregator: Runnable, context: Context, query: str,
     reason: str | None = None
     final, tokens = "", None
     try:
-        output = await aggregator.ainvoke(messages)
+        output = await aggregator.ainvoke(
+            messages, config={"run_name": "aggregator", "tags": ["comp_llm:aggregator"]})
         final = text_of(output).strip()
         tokens = output_tokens(output)
         if not final:

@@ -25,6 +25,7 @@ from comp_llm_graph.context import Context
 from comp_llm_graph.experts.registry import ExpertRegistry
 from comp_llm_graph.nodes.common import answer_block, output_tokens, text_of
 from comp_llm_graph.nodes.early_start import EARLY_STARTS
+from comp_llm_graph.nodes.events import emit
 from comp_llm_graph.plan import substitute_references
 from comp_llm_graph.scheduler import SCHEDULER
 from comp_llm_graph.state import Branch, State, SubAnswer, SubQuery
@@ -179,6 +180,7 @@ async def run_expert(
     """Ask the sub-query's expert; a failure is recorded in the answer, not raised."""
     payload = expert_input(sub, dependencies, shared)
     started = time.time()
+    emit("subquery_started", id=sub["id"], expert=sub["expert"], question=payload["question"])
     error: str | None = None
     answer, tokens = "", None
     try:
@@ -192,6 +194,8 @@ async def run_expert(
         error = "the expert returned an empty answer"
     result = SubAnswer(id=sub["id"], question=payload["question"], expert=sub["expert"],
                        answer=answer, error=error, started_at=started, finished_at=time.time())
+    emit("subquery_finished", id=sub["id"], expert=sub["expert"],
+         seconds=round(result["finished_at"] - started, 4), error=error)
     if tokens is not None:
         result["output_tokens"] = tokens
     return result

@@ -25,10 +25,12 @@ from langgraph.runtime import Runtime
 from langgraph.types import Overwrite
 
 from comp_llm_graph.context import Context
-from comp_llm_graph.errors import PlanError, validate_query
+from comp_llm_graph.conversation import Standalone, last_question, previous_turn, standalone
+from comp_llm_graph.errors import InvalidQueryError, PlanError, validate_query
 from comp_llm_graph.experts.registry import ExpertRegistry
 from comp_llm_graph.nodes.common import output_tokens, routed_sub_query, text_of
 from comp_llm_graph.nodes.early_start import EARLY_STARTS
+from comp_llm_graph.nodes.events import emit
 from comp_llm_graph.nodes.execute import run_expert
 from comp_llm_graph.plan import PlannedSubQuery, parse_plan, plan_lines, repair_plan
 from comp_llm_graph.prompts import (
@@ -43,6 +45,11 @@ from comp_llm_graph.query_parts import QueryParts, separate
 from comp_llm_graph.state import PlanAttempt, Planning, State, SubQuery
 
 __all__ = ["make_generate_subqueries", "make_plan", "plan_format", "planner_messages"]
+
+
+PLANNER_CONFIG = {"run_name": "planner", "tags": ["nostream", "comp_llm:planner"]}
+"""The planner's run: named, and kept out of `stream_mode="messages"` (its plan text is not a
+chat reply; the `custom` stream's `plan` event carries the plan)."""
 
 
 def plan_format(planner: Runnable) -> str:
@@ -110,7 +117,7 @@ async def make_plan(
     attempts: list[PlanAttempt] = []
     for attempt in range(2):
         pieces = {"on_piece": on_piece} if on_piece is not None and attempt == 0 else {}
-        output = await planner.ainvoke(messages, **kwargs, **pieces)
+        output = await planner.ainvoke(messages, config=PLANNER_CONFIG, **kwargs, **pieces)
         raw = text_of(output)
         tokens = output_tokens(output)
         stopped = (getattr(output, "response_metadata", None) or {}).get("stop_reason")
@@ -163,17 +170,18 @@ def make_generate_subqueries(planner: Runnable, registry: ExpertRegistry,
 
     async def generate_subqueries(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         context = runtime.context or Context()
-        query = validate_query(state["query"])
         started = time.time()
+        query, turn, new_messages = _turn(state)
 
         if context.mode == "react":  # no plan up front: the `decide` step picks each sub-query
-            return _update(query, context, started, [], Planning(status="react", attempts=[]))
+            return _update(query, context, started, [], _planning(Planning(
+                status="react", attempts=[]), turn), messages=new_messages)
 
         if context.mode == "monolithic":
             plan = [SubQuery(id="q1", question=query, depends_on=[], expert=registry.fallback,
                              score=0.0, candidates=[], routed_by="mode")]
-            return _update(query, context, started, plan, Planning(status="monolithic",
-                                                                   attempts=[]))
+            return _update(query, context, started, plan, _planning(Planning(
+                status="monolithic", attempts=[]), turn), messages=new_messages)
 
         token = uuid.uuid4().hex
         parts = separate(query)
@@ -203,15 +211,48 @@ def make_generate_subqueries(planner: Runnable, registry: ExpertRegistry,
             except BaseException:
                 EARLY_STARTS.cancel(token)
                 raise
-        return _update(query, context, started, plan, planning, token, parts.context)
+        return _update(query, context, started, plan, _planning(planning, turn), token,
+                       parts.context, new_messages)
 
     return generate_subqueries
 
 
+def _turn(state: State) -> tuple[str, Standalone, list[BaseMessage]]:
+    """This turn's question (standalone), and the human message to append for a `query`.
+
+    A new human message at the end of `messages` is the turn; otherwise `query` is (on a
+    thread, `query` still holds the previous turn's question until a new one replaces it).
+    """
+    messages = list(state.get("messages") or [])
+    asked = last_question(messages)
+    appended: list[BaseMessage] = []
+    if asked is None:
+        if "query" not in state:
+            raise InvalidQueryError(
+                "No question given: pass {'query': '...'} or {'messages': [...]} ending with "
+                "the user's message.")
+        asked = validate_query(state["query"])
+        appended = [HumanMessage(asked)]
+        messages += appended
+    turn = standalone(validate_query(asked), previous_turn(messages))
+    return validate_query(turn.question), turn, appended
+
+
+def _planning(planning: Planning, turn: Standalone) -> Planning:
+    if turn.referent is not None:
+        planning["condensed"] = {"asked": turn.asked, "referent": turn.referent}
+    return planning
+
+
 def _update(query: str, context: Context, started: float, plan: list[SubQuery],
             planning: Planning, token: str | None = None,
-            shared_context: str = "") -> dict[str, Any]:
+            shared_context: str = "", messages: list[BaseMessage] | None = None,
+            ) -> dict[str, Any]:
+    emit("plan", status=planning["status"], seconds=round(time.time() - started, 4),
+         plan=[{key: sub[key] for key in ("id", "question", "depends_on", "expert")}
+               for sub in plan])
     return {
+        "messages": messages or [],
         "query": query,
         "mode": context.mode,
         "run_token": token or uuid.uuid4().hex,

@@ -295,5 +295,36 @@ def test_langgraph_dev_serves_the_graph(tmp_path):
         state = asyncio.run(run())
         assert state["plan"][0]["question"] == "What is the capital of Italy?"
         assert state["final_answer"].strip()
+
+        async def chat() -> tuple[dict, set[str], list[dict]]:
+            """Two chat turns on one thread: messages in, events out, the follow-up resolved."""
+            client = get_client(url=url)
+            assistant = (await client.assistants.search(graph_id="comp_llm"))[0]["assistant_id"]
+            thread = (await client.threads.create())["thread_id"]
+            kinds, custom = set(), []
+            async for part in client.runs.stream(
+                    thread, assistant, stream_mode=["custom", "messages-tuple"],
+                    input={"messages": [{"role": "user",
+                                         "content": "What is the capital of France?"}]}):
+                kinds.add(part.event.split("|")[0])
+                if part.event == "custom":
+                    custom.append(part.data)
+            await client.runs.wait(thread, assistant, input={"messages": [
+                {"role": "user", "content": "And what is its population?"}]})
+            return (await client.threads.get_state(thread))["values"], kinds, custom
+
+        values, kinds, custom = asyncio.run(chat())
+        assert {"custom", "messages"} <= kinds
+        events = [e["event"] for e in custom]  # an early start may come before the plan
+        assert events.count("plan") == 1 and events[-1] == "aggregation"
+        started = {e["id"] for e in custom if e["event"] == "subquery_started"}
+        assert started and started == {e["id"] for e in custom
+                                       if e["event"] == "subquery_finished"}
+        assert [m["type"] for m in values["messages"]] == ["human", "ai", "human", "ai"]
+        assert values["messages"][-1]["content"] == values["final_answer"]
+        condensed = values["planning"]["condensed"]
+        assert condensed["asked"] == "And what is its population?"
+        assert condensed["referent"] in ("Paris", "France")
+        assert condensed["referent"] in json.dumps(values["plan"])
     finally:
         stop_server(server, log)

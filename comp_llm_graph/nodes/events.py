@@ -1,0 +1,28 @@
+"""Progress events for `stream_mode="custom"`: the plan, each sub-query, the aggregation.
+
+Each event is a dict with an `event` key, written with LangGraph's `get_stream_writer()`:
+
+- `plan`: `plan` (id, question, depends_on, expert of each sub-query), `status`, `seconds`.
+- `subquery_started`: `id`, `expert`, `question` (with its dependencies' answers substituted).
+- `subquery_finished`: `id`, `expert`, `seconds`, `error` (None when it answered).
+- `aggregation`: `method`, `added` (parts the check appended), `seconds`.
+
+Outside a graph run (the planning evaluation calls the planner step directly) nothing is sent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.config import get_stream_writer
+
+__all__ = ["emit"]
+
+
+def emit(event: str, **data: Any) -> None:
+    """Send one progress event to the run's `custom` stream (a no-op outside a run)."""
+    try:
+        writer = get_stream_writer()
+    except RuntimeError:  # not inside a graph run
+        return
+    writer({"event": event, **data})
