@@ -24,11 +24,13 @@ from comp_llm_graph.errors import (
 )
 
 if TYPE_CHECKING:
+    from comp_llm_graph.chat_model import CompLLMChat, comp_llm_tool
     from comp_llm_graph.defaults import default_components
     from comp_llm_graph.experts import ExpertCard, ExpertRegistry, register_backend
     from comp_llm_graph.graph import build_graph, builder
 
 __all__ = [
+    "CompLLMChat",
     "CompLLMError",
     "Context",
     "ExpertCard",
@@ -39,12 +41,15 @@ __all__ = [
     "PlanError",
     "build_graph",
     "builder",
+    "comp_llm_tool",
     "default_components",
     "register_backend",
 ]
 __version__ = "0.1.0"
 
 _LAZY = {
+    "CompLLMChat": "comp_llm_graph.chat_model",
+    "comp_llm_tool": "comp_llm_graph.chat_model",
     "build_graph": "comp_llm_graph.graph",
     "builder": "comp_llm_graph.graph",
     "default_components": "comp_llm_graph.defaults",

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
 
-__all__ = ["CompLLMGraph", "SyncSaverAdapter", "run_sync", "threaded_saver"]
+__all__ = ["CompLLMGraph", "SyncSaverAdapter", "iterate_sync", "run_sync", "threaded_saver"]
 
 T = TypeVar("T")
 _loop: asyncio.AbstractEventLoop | None = None
@@ -48,7 +48,7 @@ def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
         raise
 
 
-def _iterate_sync(stream: AsyncIterator[Any]) -> Iterator[Any]:
+def iterate_sync(stream: AsyncIterator[Any]) -> Iterator[Any]:
     """Yield an async iterator's items; closing the iterator early cancels the run."""
     items: queue.Queue[Any] = queue.Queue()
 
@@ -80,7 +80,7 @@ class CompLLMGraph(CompiledStateGraph):
 
     def stream(self, input: Any, config: Any = None, **kwargs: Any) -> Iterator[Any]:
         """`astream`, chunk by chunk."""
-        yield from _iterate_sync(self.astream(input, config, **kwargs))
+        yield from iterate_sync(self.astream(input, config, **kwargs))
 
 
 class SyncSaverAdapter(BaseCheckpointSaver):

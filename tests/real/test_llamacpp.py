@@ -37,10 +37,16 @@ def test_answers_from_the_re_encoded_copy_with_usage(cache):
 
 
 async def test_concurrent_calls_are_decoded_together_with_the_same_answers():
-    """Continuous batching: three calls on one model overlap (each saw 3 in flight) and give
-    what three calls one after another on a one-sequence model give (without the prompt cache,
-    whose reused tokens may resolve a near-tie differently)."""
-    prompts = ["What is the capital of France?", "Who wrote Hamlet?", "What is an atom?"]
+    """Continuous batching: three calls on one model overlap (each saw 3 in flight), and each
+    answers its own prompt as a call alone does.
+
+    The texts are not compared word for word: llama.cpp's kernels for a batch of 3 sum in
+    another order than for 1, and a near-tie between two tokens can flip ("Hamlet is a classic
+    play by" vs "Hamlet by"; "composed of tiny particles called protons" vs "composed of
+    protons", both seen in CI runs). What must hold is that no answer is another prompt's.
+    """
+    prompts = {"What is the capital of France?": "paris", "Who wrote Hamlet?": "shakespeare",
+               "What is an atom?": "electron"}
     batched = smollm2(24, max_batch_size=4, cache_prompt=False)
     batched.load()  # so that no call generates while the others wait for the model to load
     together = await asyncio.gather(*(batched.ainvoke([SYSTEM, HumanMessage(p)])
@@ -49,7 +55,10 @@ async def test_concurrent_calls_are_decoded_together_with_the_same_answers():
         [SYSTEM, HumanMessage(p)]) for p in prompts]
     assert [m.response_metadata["batch_size"] for m in together] == [3, 3, 3]
     assert [m.response_metadata["batch_size"] for m in alone] == [1, 1, 1]
-    assert [m.content for m in together] == [m.content for m in alone]
+    for (prompt, word), one, solo in zip(prompts.items(), together, alone, strict=True):
+        assert word in one.content.lower() and word in solo.content.lower(), (prompt, one, solo)
+        others = [w for w in prompts.values() if w != word]
+        assert not any(w in one.content.lower() for w in others), (prompt, one.content)
 
 
 async def test_streaming_yields_tokens_then_usage_and_matches_invoke():
