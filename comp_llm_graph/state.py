@@ -108,7 +108,7 @@ class Planning(TypedDict):
     answers the plan kept (`nodes/early_start.py`)."""
     condensed: NotRequired[dict[str, str]]
     """A follow-up made standalone from the earlier turns: `asked` (as written) and `referent`
-    (what its referring words were taken to mean; `comp_llm_graph.conversation`)."""
+    (what its referring words were taken to mean; `comp_llm_graph.nodes.conversation`)."""
 
 
 class Aggregation(TypedDict):

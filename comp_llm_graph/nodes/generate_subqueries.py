@@ -25,10 +25,16 @@ from langgraph.runtime import Runtime
 from langgraph.types import Overwrite
 
 from comp_llm_graph.context import Context
-from comp_llm_graph.conversation import Standalone, last_question, previous_turn, standalone
+from comp_llm_graph.demonstrations import DEFAULT_K
 from comp_llm_graph.errors import InvalidQueryError, PlanError, validate_query
 from comp_llm_graph.experts.registry import ExpertRegistry
 from comp_llm_graph.nodes.common import output_tokens, routed_sub_query, text_of
+from comp_llm_graph.nodes.conversation import (
+    Standalone,
+    last_question,
+    previous_turn,
+    standalone,
+)
 from comp_llm_graph.nodes.early_start import EARLY_STARTS
 from comp_llm_graph.nodes.events import emit
 from comp_llm_graph.nodes.execute import run_expert
@@ -109,9 +115,8 @@ async def make_plan(
     fmt = plan_format(planner)
     examples = None
     if demonstrations is not None:
-        count = getattr(planner, "demonstration_count", None)
-        examples = await asyncio.to_thread(
-            demonstrations.nearest, query, *([count] if count else []))
+        count = getattr(planner, "demonstration_count", None) or DEFAULT_K
+        examples = await asyncio.to_thread(demonstrations.nearest, query, count)
     messages = planner_messages(query, context, fmt, examples)
     replan = LINES_REPLAN_PROMPT if fmt == "lines" else REPLAN_PROMPT
     attempts: list[PlanAttempt] = []
@@ -171,17 +176,18 @@ def make_generate_subqueries(planner: Runnable, registry: ExpertRegistry,
     async def generate_subqueries(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         context = runtime.context or Context()
         started = time.time()
-        query, turn, new_messages = _turn(state)
+        turn, new_messages = _turn(state)
+        query = turn.question
 
         if context.mode == "react":  # no plan up front: the `decide` step picks each sub-query
-            return _update(query, context, started, [], _planning(Planning(
-                status="react", attempts=[]), turn), messages=new_messages)
+            return _update(turn, context, started, [], Planning(status="react", attempts=[]),
+                           messages=new_messages)
 
         if context.mode == "monolithic":
             plan = [SubQuery(id="q1", question=query, depends_on=[], expert=registry.fallback,
                              score=0.0, candidates=[], routed_by="mode")]
-            return _update(query, context, started, plan, _planning(Planning(
-                status="monolithic", attempts=[]), turn), messages=new_messages)
+            return _update(turn, context, started, plan,
+                           Planning(status="monolithic", attempts=[]), messages=new_messages)
 
         token = uuid.uuid4().hex
         parts = separate(query)
@@ -211,13 +217,13 @@ def make_generate_subqueries(planner: Runnable, registry: ExpertRegistry,
             except BaseException:
                 EARLY_STARTS.cancel(token)
                 raise
-        return _update(query, context, started, plan, _planning(planning, turn), token,
-                       parts.context, new_messages)
+        return _update(turn, context, started, plan, planning, token, parts.context,
+                       new_messages)
 
     return generate_subqueries
 
 
-def _turn(state: State) -> tuple[str, Standalone, list[BaseMessage]]:
+def _turn(state: State) -> tuple[Standalone, list[BaseMessage]]:
     """This turn's question (standalone), and the human message to append for a `query`.
 
     A new human message at the end of `messages` is the turn; otherwise `query` is (on a
@@ -235,25 +241,22 @@ def _turn(state: State) -> tuple[str, Standalone, list[BaseMessage]]:
         appended = [HumanMessage(asked)]
         messages += appended
     turn = standalone(validate_query(asked), previous_turn(messages))
-    return validate_query(turn.question), turn, appended
+    validate_query(turn.question)  # the rewrite can make it longer
+    return turn, appended
 
 
-def _planning(planning: Planning, turn: Standalone) -> Planning:
-    if turn.referent is not None:
-        planning["condensed"] = {"asked": turn.asked, "referent": turn.referent}
-    return planning
-
-
-def _update(query: str, context: Context, started: float, plan: list[SubQuery],
+def _update(turn: Standalone, context: Context, started: float, plan: list[SubQuery],
             planning: Planning, token: str | None = None,
             shared_context: str = "", messages: list[BaseMessage] | None = None,
             ) -> dict[str, Any]:
+    if turn.referent is not None:
+        planning["condensed"] = {"asked": turn.asked, "referent": turn.referent}
     emit("plan", status=planning["status"], seconds=round(time.time() - started, 4),
          plan=[{key: sub[key] for key in ("id", "question", "depends_on", "expert")}
                for sub in plan])
     return {
         "messages": messages or [],
-        "query": query,
+        "query": turn.question,
         "mode": context.mode,
         "run_token": token or uuid.uuid4().hex,
         "react_finished": False,

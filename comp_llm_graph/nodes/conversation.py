@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 from langchain_core.messages import AnyMessage
 
+from comp_llm_graph.nodes.common import text_of
+
 __all__ = ["Standalone", "last_question", "previous_turn", "standalone"]
 
 _PRONOUNS = {
@@ -48,18 +50,10 @@ class Standalone:
     """What the referring words were taken to mean (None: nothing was rewritten)."""
 
 
-def _text(message: AnyMessage) -> str:
-    content = message.content
-    if isinstance(content, str):
-        return content
-    return " ".join(part.get("text", "") if isinstance(part, dict) else str(part)
-                    for part in content)
-
-
 def last_question(messages: Sequence[AnyMessage]) -> str | None:
     """The text of the last message when it is a human one (a new turn), else None."""
     if messages and messages[-1].type == "human":
-        return _text(messages[-1]).strip()
+        return text_of(messages[-1]).strip()
     return None
 
 
@@ -67,10 +61,10 @@ def previous_turn(messages: Sequence[AnyMessage]) -> tuple[str, str] | None:
     """(question, answer) of the last complete turn before the last message, if any."""
     answer = None
     for message in reversed(messages[:-1]):
-        if message.type == "ai" and answer is None and _text(message).strip():
-            answer = _text(message).strip()
+        if message.type == "ai" and answer is None and text_of(message).strip():
+            answer = text_of(message).strip()
         elif message.type == "human" and answer is not None:
-            return _text(message).strip(), answer
+            return text_of(message).strip(), answer
     return None
 
 
