@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from comp_llm_graph.models import check_model_name
 from comp_llm_graph.prompts import AGGREGATOR_SYSTEM_PROMPT
 
 __all__ = ["AGGREGATES", "Aggregate", "Context", "Mode", "MODES", "SCHEDULES", "Schedule"]
@@ -46,6 +47,20 @@ class Context:
     answers one piece of the query), llm otherwise (chosen by measurement: README). Every end
     point is checked in the final answer either way, and added when missing."""
 
+    review_plan: bool = False
+    """Pause after planning for a reviewer: the run stops with LangGraph's `interrupt(plan)`
+    and goes on when resumed with `Command(resume=...)`: `True` (or `"approve"`) runs the
+    plan as it is; an edited plan (sub-queries as a list, `{"subqueries": [...]}`, a `Plan`, or the
+    line format) runs after the same validation as the planner's (comp and sequential modes;
+    needs a checkpointer). See `comp_llm_graph.nodes.review`."""
+    planner_model: str | None = None
+    """The planner for this run by name, instead of the graph's (`comp_llm_graph.models`):
+    an embedded model (`smollm2`, `gemma3`), `openai:<model>@<base url>` for an
+    OpenAI-compatible server, or `<provider>:<model>` for `init_chat_model` (the `langchain`
+    package). Lets one LangGraph Server graph serve assistants on different models."""
+    aggregator_model: str | None = None
+    """The aggregator for this run by name, as `planner_model`."""
+
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}; got {self.mode!r}.")
@@ -60,3 +75,5 @@ class Context:
                 f"max_concurrency must be at least 1 (or None); got {self.max_concurrency}.")
         if not 1 <= self.max_subqueries <= 32:
             raise ValueError(f"max_subqueries must be between 1 and 32; got {self.max_subqueries}.")
+        for role in ("planner", "aggregator"):
+            check_model_name(getattr(self, f"{role}_model"), f"{role}_model")

@@ -29,6 +29,14 @@ resumes from its checkpoint: LangGraph does not re-run the branches whose result
 and the first branch of the resumed step seeds the run with those results, read from the
 step's pending writes (`comp_llm_graph._langgraph`), before any branch waits on them. A run is
 keyed by its token within its thread, and is forgotten by `close` at the step's join (`collect`).
+
+How interrupts work. A branch that leaves without an answer (its expert called `interrupt()`)
+wakes the branches waiting for it, and they leave too, raising an empty `GraphInterrupt` that
+saves nothing; once every branch of the step has left, the run is forgotten. Resuming re-runs
+the interrupted branch and its dependants as a new attempt, seeded with what the others saved.
+(With LangGraph's own `max_concurrency` below the plan's width, a dependant that starts only
+after all of its step's other branches have left could still wait; the executor's own
+`Context.max_concurrency` has no such gap.)
 """
 
 from __future__ import annotations
@@ -40,6 +48,8 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from langgraph.errors import GraphInterrupt
 
 from comp_llm_graph._langgraph import step_pending_writes
 from comp_llm_graph.state import SubAnswer, SubQuery
@@ -98,6 +108,8 @@ class _Run:
     """Branches not yet queued for a slot: priority, expert, dependencies."""
     events: dict[str, asyncio.Event] = field(default_factory=dict)
     seeded: asyncio.Future | None = None
+    abandoned: set[str] = field(default_factory=set)
+    """Sub-queries whose branch left without an answer in this attempt of the step."""
 
     def event(self, sub_id: str) -> asyncio.Event:
         if sub_id not in self.events:
@@ -109,6 +121,15 @@ class _Run:
     def record(self, answer: SubAnswer) -> None:
         self.answers[answer["id"]] = answer
         self.event(answer["id"]).set()
+
+    def abandon(self, sub_id: str) -> None:
+        """Wake the branches waiting for a branch that left without an answer.
+
+        It was interrupted or cancelled; they leave too instead of waiting forever.
+        """
+        if sub_id not in self.answers:
+            self.abandoned.add(sub_id)
+            self.event(sub_id).set()
 
 
 class Scheduler:
@@ -180,11 +201,17 @@ class Scheduler:
             missing = [dep for dep in sub["depends_on"] if dep not in run.answers]
             if missing:
                 await asyncio.gather(*(run.event(dep).wait() for dep in missing))
+                stopped = [dep for dep in missing if dep not in run.answers]
+                if stopped:  # a dependency was interrupted: this branch re-runs on resume
+                    raise GraphInterrupt(())
             await self._acquire(run, sub["id"], expert, priority)
             try:
                 yield Ticket(run, {dep: run.answers[dep] for dep in sub["depends_on"]}, self)
             finally:
                 self._release(run, expert)
+        except BaseException:
+            run.abandon(sub["id"])
+            raise
         finally:
             with self._lock:
                 if run.pending.pop(sub["id"], None) is not None:
@@ -225,6 +252,10 @@ class Scheduler:
         # dropped beyond MAX_IDLE_RUNS, in case a run never reached `close`.
         with self._lock:
             run.users -= 1
+            if run.users == 0 and run.abandoned and self._runs.get(token) is run:
+                # The step ended in an interrupt: its resume is a new attempt, which must not
+                # see this one's abandoned branches (the resumed ones will answer).
+                del self._runs[token]
             idle = [t for t, r in self._runs.items() if r.users == 0]
             for stale in idle[: max(0, len(idle) - MAX_IDLE_RUNS)]:
                 del self._runs[stale]

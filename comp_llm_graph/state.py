@@ -13,7 +13,9 @@ __all__ = [
     "Branch",
     "Candidate",
     "InputState",
+    "OutputState",
     "PlanAttempt",
+    "Review",
     "Planning",
     "State",
     "SubAnswer",
@@ -48,9 +50,10 @@ class SubQuery(TypedDict):
     """Similarity of the chosen expert (0 when the fallback was used below threshold)."""
     candidates: list[Candidate]
     """The best experts with their similarity scores, best first."""
-    routed_by: Literal["similarity", "learned", "examples", "fallback", "mode"]
+    routed_by: Literal["similarity", "learned", "examples", "fallback", "mode", "review"]
     """Why this expert: the router that chose it (similarity to the cards, the learned router,
-    nearest labelled examples), a below-threshold fallback, or fixed by the mode."""
+    nearest labelled examples), a below-threshold fallback, fixed by the mode, or named by the
+    plan's reviewer."""
     label: NotRequired[str]
     """How the query named this part (`Part 1`), when the user enumerated the parts."""
     context: NotRequired[Literal["shared"]]
@@ -94,6 +97,19 @@ class PlanAttempt(TypedDict):
     """Tokens the planner generated for this attempt, when its model reports them."""
 
 
+class Review(TypedDict):
+    """The plan's review: approved as planned, or edited (and how the edit was validated)."""
+
+    edited: bool
+    """The reviewer changed the plan."""
+    repairs: list[str]
+    """What validation repaired in the edited plan."""
+    rejected: list[list[str]]
+    """The problems of each edit that failed validation and was sent back to the reviewer."""
+    seconds: float
+    """From the plan's interrupt to the reviewer's answer (including the reviewer's time)."""
+
+
 class Planning(TypedDict):
     """How the plan came about; never silent about repairs or fallbacks."""
 
@@ -106,6 +122,8 @@ class Planning(TypedDict):
     early_started: NotRequired[list[str]]
     """Sub-queries whose experts started while the planner was still writing and whose early
     answers the plan kept (`nodes/early_start.py`)."""
+    reviewed: NotRequired[Review]
+    """What the plan's reviewer did (`Context.review_plan`, `nodes/review.py`)."""
     condensed: NotRequired[dict[str, str]]
     """A follow-up made standalone from the earlier turns: `asked` (as written) and `referent`
     (what its referring words were taken to mean; `comp_llm_graph.nodes.conversation`)."""
@@ -148,15 +166,11 @@ class InputState(TypedDict, total=False):
     message, so a thread keeps the conversation either way."""
 
 
-class State(InputState, total=False):
-    """The full state of one run."""
+class OutputState(InputState, total=False):
+    """What a run returns (`output_schema`): the conversation, the answer and how it was made."""
 
     mode: str
     """comp, monolithic, sequential or react."""
-    run_token: str
-    """Identifies this run to the scheduler (the same when resumed from a checkpoint)."""
-    react_finished: bool
-    """react mode: the planner decided it has enough answers."""
     run_started: float
     """Unix time the run started."""
     plan: list[SubQuery]
@@ -173,7 +187,23 @@ class State(InputState, total=False):
     aggregation: Aggregation
     """How the final answer was made."""
     timings: Annotated[dict[str, float], merge_dicts]
-    """Seconds spent per stage: plan, execute, aggregate, total."""
+    """Seconds spent per stage: plan, review, execute, aggregate, total."""
+
+
+class State(OutputState, total=False):
+    """The full state of one run: the output, and what the executor needs between steps."""
+
+    run_token: str
+    """Identifies this run to the scheduler (the same when resumed from a checkpoint)."""
+    react_finished: bool
+    """react mode: the planner decided it has enough answers."""
+    schedule: str
+    """The run's `Context.schedule`, kept so `dispatch` needs no injected runtime (an edge
+    function with injected parameters breaks `update_state`)."""
+    max_concurrency: int | None
+    """The run's `Context.max_concurrency`, kept for the same reason."""
+    review: bool
+    """The plan waits for a reviewer (`Context.review_plan`) before it runs."""
 
 
 class Branch(TypedDict):

@@ -9,6 +9,7 @@ import time
 from typing import Annotated
 
 import typer
+from langgraph.checkpoint.memory import InMemorySaver
 
 from comp_llm_graph.cli.options import (
     Aggregate,
@@ -59,6 +60,10 @@ def ask(
     stream: Annotated[bool, typer.Option(
         "--stream", help="Show the plan, each sub-answer and the final answer as they come.")
     ] = False,
+    review_plan: Annotated[bool, typer.Option(
+        "--review-plan", help="Show the plan and ask before running it: run, edit it in "
+                              "$EDITOR (JSON), or stop.")
+    ] = False,
     cache_dir: CacheDir = None,
     router: Router = "auto",
     planner: Planner = "smollm2",
@@ -71,18 +76,27 @@ def ask(
         if stream and as_json:
             raise CompLLMError("--stream shows the answer as it comes; --json prints one "
                                "document at the end: use one of them.")
+        if review_plan and (stream or query == "-"):
+            raise CompLLMError("--review-plan asks on the terminal: give the query as an "
+                               "argument, without --stream.")
         text = read_query(query)
         context = Context(mode=mode, max_subqueries=max_subqueries,  # type: ignore[arg-type]
                           aggregate=aggregate, schedule=schedule,  # type: ignore[arg-type]
-                          max_concurrency=max_concurrency)
+                          max_concurrency=max_concurrency, review_plan=review_plan)
         from comp_llm_graph.graph import build_graph
         from comp_llm_graph.runtimes.pool import configure
 
         configure(memory_budget=memory_budget, max_batch_size=batch_size, threads=threads)
         graph = build_graph(**build_components(experts, cache_dir, router, planner_url,
-                                               planner_model, api_key_env, planner))
+                                               planner_model, api_key_env, planner),
+                            baselines=mode == "react",
+                            checkpointer=InMemorySaver() if review_plan else None)
         started = time.time()
-        if stream:
+        if review_plan:
+            from comp_llm_graph.cli.review import reviewed_run
+
+            state = asyncio.run(reviewed_run(graph, text, context))
+        elif stream:
             from comp_llm_graph.cli.live import stream_answer
 
             state = asyncio.run(stream_answer(graph, text, context))

@@ -199,7 +199,8 @@ def eval_e2e(
                 multihop_path(data, multihop_set, context=context),  # type: ignore[arg-type]
                 multihop, seed=seed, context=context)  # type: ignore[arg-type]
         graph = build_graph(**build_components(experts, cache_dir, router, planner_url,
-                                               planner_model, api_key_env, planner))
+                                               planner_model, api_key_env, planner),
+                            baselines="react" in modes)
         total = sum(len(items) for items in sets.values()) * len(modes)
         with progress_bar() as bar:
             task = bar.add_task("e2e" + (" (after a warm-up run per mode)" if warmup else ""),

@@ -293,7 +293,7 @@ async def bench_models(questions: Sequence[str] = MODEL_QUESTIONS,
     from comp_llm_graph.runtimes.pool import DEFAULTS, configure
 
     step = progress("models: default pack on SmolLM2", 1 + len(questions) * len(MODEL_MODES))
-    graph = build_graph(**default_components())
+    graph = build_graph(**default_components(), baselines=True)
     previous = DEFAULTS["max_batch_size"]
     await graph.ainvoke({"query": questions[0]})  # loads the models and the routing index
     step()

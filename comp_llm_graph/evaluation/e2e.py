@@ -175,7 +175,7 @@ async def evaluate_e2e(
     if isinstance(graph, Mapping):
         from comp_llm_graph.graph import build_graph
 
-        graph = build_graph(**graph)
+        graph = build_graph(**{"baselines": "react" in modes, **graph})
     unknown = [m for m in modes if m not in MODES]
     if unknown or not modes:
         raise CompLLMError(f"modes must be some of {', '.join(MODES)}; got {list(modes)}")

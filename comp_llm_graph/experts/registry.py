@@ -9,7 +9,7 @@ nearest labelled examples).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +20,7 @@ from comp_llm_graph.cache import default_cache_dir
 from comp_llm_graph.errors import ExpertCardError
 from comp_llm_graph.experts.backends import backend_factory, build_expert
 from comp_llm_graph.experts.cards import DEFAULT_PACK, ExpertCard, load_cards
+from comp_llm_graph.experts.inline import as_expert, inline_cards
 from comp_llm_graph.experts.routing import ROUTERS, Route, Router
 from comp_llm_graph.experts.routing.similarity import DEFAULT_THRESHOLD
 
@@ -58,8 +59,9 @@ class ExpertRegistry:
             collection_name: Chroma collection; one per embedding model is kept.
             threshold: Best similarity below which the fallback expert is used.
             fallback: Name of the fallback (generalist) expert; must be one of the cards.
-            experts: Runnables to use instead of building them from the cards' backends
-                (e.g. fakes in tests); keyed by card name.
+            experts: What runs some cards instead of their backends, keyed by card name: a
+                chat model (given the expert prompt), a tool, a Runnable or a function
+                (`comp_llm_graph.experts.inline`); a name without a card is an error.
             router: auto, similarity, learned or examples (`comp_llm_graph.experts.routing`).
             encoder: Features for the learned and examples routers: a callable from a list of
                 texts to an array of shape (texts, 768) (default: the MiniLM `FeatureEncoder`).
@@ -85,6 +87,12 @@ class ExpertRegistry:
             persist_directory=Path(persist_directory or default_cache_dir()), client=client,
             collection_name=collection_name, embeddings=embeddings, encoder=encoder)
         """Picks the expert of each question (see `comp_llm_graph.experts.routing`)."""
+        unmatched = sorted(set(experts or {}) - set(self.cards))
+        if unmatched:
+            raise ExpertCardError(
+                f"experts {', '.join(unmatched)} have no card among "
+                f"{', '.join(sorted(self.cards))}; add a card with that name, or use "
+                "ExpertRegistry.from_experts (experts described inline).")
         for card in self.cards.values():
             if card.name not in (experts or {}):
                 backend_factory(card.backend, card)  # an unknown backend fails here, not mid-run
@@ -92,7 +100,8 @@ class ExpertRegistry:
         self.fallback = fallback
         self.router = router
         """The requested router: auto, similarity, learned or examples (`method` resolves it)."""
-        self._experts: dict[str, Runnable] = dict(experts or {})
+        self._experts: dict[str, Runnable] = {
+            name: as_expert(self.cards[name], value) for name, value in (experts or {}).items()}
         self._lock = threading.Lock()
 
     @classmethod
@@ -119,6 +128,21 @@ class ExpertRegistry:
         cards.update(user)
         return cls(cards.values(), **kwargs)
 
+    @classmethod
+    def from_experts(cls, experts: Mapping[str, Any], *, fallback: str | None = None,
+                     **kwargs: Any) -> ExpertRegistry:
+        """A registry of experts given as Python objects (`comp_llm_graph.experts.inline`).
+
+        An expert without a description of its own takes the default pack's card of its name.
+        The fallback is `generalist` when there is one, else the first expert, unless named.
+        """
+        if not experts:
+            raise ExpertCardError("No experts given: pass {name: chat model | runnable | tool}.")
+        cards, objects = inline_cards(experts, {c.name: c for c in load_cards(DEFAULT_PACK)})
+        if fallback is None:
+            fallback = "generalist" if "generalist" in objects else next(iter(objects))
+        return cls(cards, experts=objects, fallback=fallback, **kwargs)
+
     # -- the experts ---------------------------------------------------------------------------
 
     @property
@@ -130,6 +154,21 @@ class ExpertRegistry:
         """The expert's limit on sub-queries at once (its card's `max_concurrency`)."""
         card = self.cards.get(name)
         return card.max_concurrency if card else None
+
+    def use_experts(self, experts: Mapping[str, Any]) -> None:
+        """Run these cards on the given objects (chat model, tool, Runnable or function).
+
+        Raises:
+            ExpertCardError: a name that is not one of the cards.
+        """
+        unmatched = sorted(set(experts) - set(self.cards))
+        if unmatched:
+            raise ExpertCardError(
+                f"experts {', '.join(unmatched)} have no card among {', '.join(self.names)}; "
+                "add a card with that name, or build the graph with experts= alone.")
+        wrapped = {name: as_expert(self.cards[name], value) for name, value in experts.items()}
+        with self._lock:
+            self._experts.update(wrapped)
 
     def expert(self, name: str) -> Runnable:
         """The Runnable of an expert (built on first use; local models load on first call)."""

@@ -22,6 +22,7 @@ from langchain_core.runnables import Runnable
 from langgraph.runtime import Runtime
 
 from comp_llm_graph.context import Context
+from comp_llm_graph.models import run_model
 from comp_llm_graph.nodes.common import answer_block, output_tokens, text_of
 from comp_llm_graph.nodes.coverage import answered, end_points, label_part, missing_parts
 from comp_llm_graph.nodes.events import emit
@@ -87,7 +88,8 @@ def make_aggregate(aggregator: Runnable):
             final = compose(plan, answers)
             aggregation = Aggregation(method="compose", reason=None)
         else:
-            final, aggregation = await _llm_answer(aggregator, context, state["query"], plan,
+            model = run_model(context.aggregator_model, "aggregator", aggregator)
+            final, aggregation = await _llm_answer(model, context, state["query"], plan,
                                                    answers)
         final = _complete(final, plan, answers, aggregation)
 

@@ -6,13 +6,23 @@ read chat-model output the same way and show earlier answers in the same delimit
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from langchain_core.runnables import RunnableLambda
+
+from comp_llm_graph.experts.registry import ExpertRegistry
 from comp_llm_graph.experts.routing import Route
 from comp_llm_graph.plan import PlannedSubQuery
 from comp_llm_graph.state import SubAnswer, SubQuery
 
-__all__ = ["answer_block", "output_tokens", "routed_sub_query", "text_of"]
+__all__ = ["PLANNER_CONFIG", "answer_block", "output_tokens", "route", "routed_sub_query",
+           "text_of"]
+
+PLANNER_CONFIG = {"run_name": "planner", "tags": ["nostream", "comp_llm:planner"]}
+"""The planner's runs (the plan, the react loop's decisions): named, and kept out of
+`stream_mode="messages"` (a plan is not a chat reply; the `custom` stream's `plan` event
+carries it)."""
 
 
 def text_of(message: Any) -> str:
@@ -47,3 +57,10 @@ def routed_sub_query(planned: PlannedSubQuery, route: Route) -> SubQuery:
         candidates=[{"expert": name, "score": score} for name, score in route.candidates],
         routed_by="fallback" if route.fallback else route.method,
     )
+
+
+async def route(registry: ExpertRegistry, questions: Sequence[str]) -> list[Route]:
+    """Route questions in one batch, traced as a run named `route` (off the event loop)."""
+    runnable = RunnableLambda(registry.route, name="route")
+    return await runnable.ainvoke(list(questions),
+                                  config={"run_name": "route", "tags": ["comp_llm:route"]})

@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from comp_llm_graph.nodes.common import routed_sub_query
+from comp_llm_graph.nodes.common import route, routed_sub_query
 from comp_llm_graph.plan import PlannedSubQuery, normalise_id, references
 from comp_llm_graph.scheduler import SCHEDULER
 from comp_llm_graph.state import SubAnswer, SubQuery
@@ -112,8 +112,8 @@ class EarlyStarts:
                    run_expert: RunExpert, max_concurrency: int | None,
                    shared: bool) -> SubAnswer:
         started = self._started[token]
-        route = (await asyncio.to_thread(registry.route, [planned.question]))[0]
-        sub = routed_sub_query(planned, route)
+        choice = (await route(registry, [planned.question]))[0]
+        sub = routed_sub_query(planned, choice)
         if shared:
             sub["context"] = "shared"
         started[planned.id].sub = sub

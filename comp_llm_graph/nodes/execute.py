@@ -14,14 +14,12 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.errors import GraphBubbleUp
-from langgraph.runtime import Runtime
 from langgraph.types import Send
 
-from comp_llm_graph.context import Context
 from comp_llm_graph.experts.registry import ExpertRegistry
 from comp_llm_graph.nodes.common import answer_block, output_tokens, text_of
 from comp_llm_graph.nodes.early_start import EARLY_STARTS
@@ -52,13 +50,15 @@ def ready_sub_queries(plan: list[SubQuery], answers: dict[str, SubAnswer]) -> li
     ]
 
 
-def dispatch(
-    state: State, runtime: Runtime[Context]
-) -> list[Send] | Literal["aggregate", "decide"]:
-    """Send sub-queries to `execute_subquery`, or go on when every sub-query has answered."""
-    context = runtime.context or Context()
+def dispatch(state: State) -> list[Send] | Literal["aggregate", "decide"]:
+    """Send sub-queries to `execute_subquery`, or go on when every sub-query has answered.
+
+    It reads the run's settings from the state (written by the planner node), not from an
+    injected runtime: LangGraph re-runs edge functions in `update_state`, where no runtime is
+    given, and an edit of the plan there must still dispatch the edited plan.
+    """
     plan, answers = state["plan"], state.get("answers") or {}
-    mode = state.get("mode", context.mode)
+    mode = state.get("mode", "comp")
     if all(sub["id"] in answers for sub in plan):
         if mode == "react" and not state.get("react_finished"):
             return "decide"
@@ -69,7 +69,7 @@ def dispatch(
         raise RuntimeError(f"sub-queries {missing} can never run: their dependencies are missing")
     if mode in ("sequential", "monolithic", "react"):
         send = ready[:1]
-    elif context.schedule == "waves":
+    elif state.get("schedule", "ready") == "waves":
         send = ready
     else:  # start as ready: every unanswered sub-query now; each waits for its own inputs
         send = [sub for sub in plan if sub["id"] not in answers]
@@ -82,7 +82,7 @@ def dispatch(
             token=state.get("run_token", ""),
             priority=priority[sub["id"]],
             index=index[sub["id"]],
-            max_concurrency=context.max_concurrency,
+            max_concurrency=state.get("max_concurrency"),
             shared_context=state.get("shared_context", ""),
         ))
         for sub in send
@@ -137,7 +137,11 @@ def _answer_text(output: Any) -> tuple[str, int | None]:
 def make_execute_subquery(registry: ExpertRegistry):
     """Build the `execute_subquery` node: wait for inputs and a slot, run one sub-query."""
 
-    async def execute_subquery(branch: Branch, config: RunnableConfig) -> dict[str, Any]:
+    # The payload is typed as a plain mapping: annotated as `Branch`, LangGraph would add its
+    # fields to the graph's state schema.
+    async def execute_subquery(payload: dict[str, Any], config: RunnableConfig
+                               ) -> dict[str, Any]:
+        branch = cast(Branch, payload)
         sub = branch["sub_query"]
         token = branch.get("token") or ""
         async with SCHEDULER.slot(

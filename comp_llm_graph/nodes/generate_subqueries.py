@@ -21,14 +21,16 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import Runnable
+from langgraph.errors import GraphBubbleUp
 from langgraph.runtime import Runtime
 from langgraph.types import Overwrite
 
 from comp_llm_graph.context import Context
 from comp_llm_graph.demonstrations import DEFAULT_K
-from comp_llm_graph.errors import InvalidQueryError, PlanError, validate_query
+from comp_llm_graph.errors import CompLLMError, InvalidQueryError, PlanError, validate_query
 from comp_llm_graph.experts.registry import ExpertRegistry
-from comp_llm_graph.nodes.common import output_tokens, routed_sub_query, text_of
+from comp_llm_graph.models import run_model
+from comp_llm_graph.nodes.common import PLANNER_CONFIG, output_tokens, route, routed_sub_query
 from comp_llm_graph.nodes.conversation import (
     Standalone,
     last_question,
@@ -39,6 +41,7 @@ from comp_llm_graph.nodes.early_start import EARLY_STARTS
 from comp_llm_graph.nodes.events import emit
 from comp_llm_graph.nodes.execute import run_expert
 from comp_llm_graph.plan import PlannedSubQuery, parse_plan, plan_lines, repair_plan
+from comp_llm_graph.plan_schema import plan_text
 from comp_llm_graph.prompts import (
     LINES_PLANNER_EXAMPLES,
     LINES_PLANNER_SYSTEM_PROMPT,
@@ -51,11 +54,6 @@ from comp_llm_graph.query_parts import QueryParts, separate
 from comp_llm_graph.state import PlanAttempt, Planning, State, SubQuery
 
 __all__ = ["make_generate_subqueries", "make_plan", "plan_format", "planner_messages"]
-
-
-PLANNER_CONFIG = {"run_name": "planner", "tags": ["nostream", "comp_llm:planner"]}
-"""The planner's run: named, and kept out of `stream_mode="messages"` (its plan text is not a
-chat reply; the `custom` stream's `plan` event carries the plan)."""
 
 
 def plan_format(planner: Runnable) -> str:
@@ -106,7 +104,11 @@ async def make_plan(
             many as the planner's `demonstration_count`, else the bank's default).
 
     Returns:
-        The sub-queries (not yet routed) and the record of how they came about.
+        The sub-queries (not yet routed) and the record of how they came about. A planner that
+        raises is recorded as a failed attempt like an unreadable plan (asked once more, then
+        the fallback), except for this package's setup errors (`CompLLMError`: a model not
+        installed, over the memory budget), which say what to fix. Its output may be text, a
+        `Plan`, a dict or a list (`plan_schema`).
     """
     kwargs = (
         {"max_subqueries": context.max_subqueries}
@@ -122,11 +124,19 @@ async def make_plan(
     attempts: list[PlanAttempt] = []
     for attempt in range(2):
         pieces = {"on_piece": on_piece} if on_piece is not None and attempt == 0 else {}
-        output = await planner.ainvoke(messages, config=PLANNER_CONFIG, **kwargs, **pieces)
-        raw = text_of(output)
+        try:
+            output = await planner.ainvoke(messages, config=PLANNER_CONFIG, **kwargs, **pieces)
+        except (GraphBubbleUp, CompLLMError):  # an interrupt; a setup error the user must fix
+            raise
+        except Exception as exc:  # noqa: BLE001 - recorded; asked again, then the fallback
+            attempts.append(_attempt("", [f"the planner failed: {type(exc).__name__}: {exc}"],
+                                     [], False, None))
+            continue
         tokens = output_tokens(output)
         stopped = (getattr(output, "response_metadata", None) or {}).get("stop_reason")
+        raw = ""
         try:
+            raw = plan_text(output)
             parsed, notes = parse_plan(raw)
             notes = [stopped, *notes] if stopped else notes
             repaired = repair_plan(parsed, max_subqueries=context.max_subqueries)
@@ -167,18 +177,25 @@ def _attempt(raw: str, problems: list[str], repairs: list[str], accepted: bool,
 
 
 def make_generate_subqueries(planner: Runnable, registry: ExpertRegistry,
-                             demonstrations: Any = None):
+                             demonstrations: Any = None, *, react: bool = True):
     """Build the `generate_subqueries` node around a planner chat model and a registry.
 
-    `demonstrations`: a `PlanDemonstrations` bank for the planner's examples (or None).
+    `demonstrations`: a `PlanDemonstrations` bank for the planner's examples (or None);
+    `react`: the graph has the react baseline's `decide` node (else `mode="react"` is refused).
     """
 
     async def generate_subqueries(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         context = runtime.context or Context()
         started = time.time()
         turn, new_messages = _turn(state)
+        model = run_model(context.planner_model, "planner", planner)
         query = turn.question
 
+        if context.mode == "react" and not react:
+            raise CompLLMError(
+                "mode='react' runs the react baseline, which this graph was built without: "
+                "build_graph(..., baselines=True), or in LangGraph Studio the "
+                "`comp_llm_baselines` graph.")
         if context.mode == "react":  # no plan up front: the `decide` step picks each sub-query
             return _update(turn, context, started, [], Planning(status="react", attempts=[]),
                            messages=new_messages)
@@ -193,15 +210,16 @@ def make_generate_subqueries(planner: Runnable, registry: ExpertRegistry,
         parts = separate(query)
         on_piece = None
         if (context.mode == "comp" and context.schedule == "ready" and not parts.parts
-                and getattr(planner, "supports_plan_pieces", False)):
+                and not context.review_plan  # nothing runs before the reviewer approves
+                and getattr(model, "supports_plan_pieces", False)):
             on_piece = EARLY_STARTS.listener(
                 token, registry, functools.partial(run_expert, shared=parts.context),
                 max_subqueries=context.max_subqueries, max_concurrency=context.max_concurrency,
                 shared=bool(parts.context))
         try:
-            planned, planning = await _planned(planner, parts, context, on_piece,
+            planned, planning = await _planned(model, parts, context, on_piece,
                                                demonstrations)
-            routes = await asyncio.to_thread(registry.route, [p.question for p in planned])
+            routes = await route(registry, [p.question for p in planned])
         except BaseException:
             EARLY_STARTS.cancel(token)
             raise
@@ -260,6 +278,9 @@ def _update(turn: Standalone, context: Context, started: float, plan: list[SubQu
         "mode": context.mode,
         "run_token": token or uuid.uuid4().hex,
         "react_finished": False,
+        "schedule": context.schedule,
+        "max_concurrency": context.max_concurrency,
+        "review": context.review_plan and context.mode in ("comp", "sequential"),
         "run_started": started,
         "plan": plan,
         "planning": planning,

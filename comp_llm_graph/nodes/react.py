@@ -7,7 +7,6 @@ the sub-question is routed and answered by an expert exactly as in `comp` mode, 
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
@@ -17,12 +16,20 @@ from langgraph.runtime import Runtime
 
 from comp_llm_graph.context import Context
 from comp_llm_graph.experts.registry import ExpertRegistry
-from comp_llm_graph.nodes.common import answer_block, routed_sub_query, text_of
+from comp_llm_graph.models import run_model
+from comp_llm_graph.nodes.common import (
+    PLANNER_CONFIG,
+    answer_block,
+    route,
+    routed_sub_query,
+    text_of,
+)
 from comp_llm_graph.plan import PlannedSubQuery, json_values
 from comp_llm_graph.prompts import REACT_GRAMMAR, REACT_SYSTEM_PROMPT, REACT_USER_PROMPT
 from comp_llm_graph.state import PlanAttempt, State
 
 __all__ = ["make_decide", "parse_decision"]
+
 
 
 def parse_decision(text: str) -> tuple[str | None, str | None]:
@@ -45,6 +52,7 @@ def make_decide(planner: Runnable, registry: ExpertRegistry):
 
     async def decide(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         context = runtime.context or Context()
+        model = run_model(context.planner_model, "planner", planner)
         started = time.time()
         plan, answers = list(state["plan"]), state.get("answers") or {}
         observations = "".join(answer_block(answers[s["id"]]) + "\n" for s in plan)
@@ -54,8 +62,8 @@ def make_decide(planner: Runnable, registry: ExpertRegistry):
                 query=state["query"],
                 observations=f"Answers so far:\n{observations}\n" if plan else "")),
         ]
-        kwargs = {"grammar": REACT_GRAMMAR} if getattr(planner, "supports_grammar", False) else {}
-        raw = text_of(await planner.ainvoke(messages, **kwargs))
+        kwargs = {"grammar": REACT_GRAMMAR} if getattr(model, "supports_grammar", False) else {}
+        raw = text_of(await model.ainvoke(messages, config=PLANNER_CONFIG, **kwargs))
         question, problem = parse_decision(raw)
         asked = {s["question"].strip().lower() for s in plan}
         repairs: list[str] = []
@@ -74,8 +82,8 @@ def make_decide(planner: Runnable, registry: ExpertRegistry):
             return {"react_finished": True, "planning": planning, "timings": timings}
         planned = PlannedSubQuery(id=f"q{len(plan) + 1}", question=question,
                                   depends_on=[s["id"] for s in plan])
-        route = (await asyncio.to_thread(registry.route, [question]))[0]
-        return {"plan": [*plan, routed_sub_query(planned, route)], "planning": planning,
+        choice = (await route(registry, [question]))[0]
+        return {"plan": [*plan, routed_sub_query(planned, choice)], "planning": planning,
                 "timings": timings,
                 "react_finished": len(plan) + 1 >= context.max_subqueries}
 

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel
+from langchain_core.language_models import BaseChatModel, LangSmithParams
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
@@ -105,6 +105,13 @@ class LlamaCppChatModel(BaseChatModel):
     @property
     def _llm_type(self) -> str:
         return "llama-cpp"
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        """Trace metadata: `ls_provider` llama-cpp and the GGUF's name as `ls_model_name`."""
+        params = super()._get_ls_params(stop=stop, **kwargs)
+        params["ls_provider"] = "llama-cpp"
+        params["ls_model_name"] = self.model_name
+        return params
 
     @property
     def _identifying_params(self) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel
+from langchain_core.language_models import BaseChatModel, LangSmithParams
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
@@ -113,6 +113,13 @@ class LocalChatModel(BaseChatModel):
     @property
     def _llm_type(self) -> str:
         return "comp-llm-local"
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        """Trace metadata: `ls_provider` transformers and the weights' name as `ls_model_name`."""
+        params = super()._get_ls_params(stop=stop, **kwargs)
+        params["ls_provider"] = "transformers"
+        params["ls_model_name"] = self.package or Path(self.model_path or "model").name
+        return params
 
     @property
     def _identifying_params(self) -> dict[str, Any]:

@@ -39,3 +39,13 @@ async def test_the_gemma3_planner_starts_sub_queries_before_its_plan_is_complete
     first = state["answers"]["q1"]
     assert first["started_at"] < plan_done and first["error"] is None and first["answer"]
     assert state["final_answer"]
+
+
+async def test_a_run_names_gemma3_as_its_planner_on_the_default_graph(tmp_path, bank):
+    graph = build_graph(**{**default_components(persist_directory=tmp_path),
+                           "demonstrations": bank})
+    state = await graph.ainvoke({"query": QUESTION},
+                                context=Context(mode="comp", planner_model="gemma3"))
+    assert state["planning"]["attempts"][0]["raw"].startswith("q1: ")  # Gemma's line format
+    default = await graph.ainvoke({"query": QUESTION}, context=Context(mode="comp"))
+    assert default["planning"]["attempts"][0]["raw"].lstrip().startswith("{")  # SmolLM2's JSON

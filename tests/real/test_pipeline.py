@@ -159,7 +159,7 @@ async def test_react_mode_on_the_real_models(tmp_path):
     """The plan-act-observe baseline on SmolLM2 + MiniLM + Chroma: each step sees the last."""
     from comp_llm_graph import Context, build_graph, default_components
 
-    graph = build_graph(**default_components(persist_directory=tmp_path))
+    graph = build_graph(**default_components(persist_directory=tmp_path), baselines=True)
     state = await graph.ainvoke({"query": "What is the capital of France, and who wrote Hamlet?"},
                                 context=Context(mode="react", max_subqueries=2))
     assert state["planning"]["status"] == "react"
@@ -253,6 +253,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+SYSTEM = {"created_by": "system"}
+"""The assistants `langgraph dev` makes for each graph in langgraph.json."""
+
+
 def test_langgraph_dev_serves_the_graph(tmp_path):
     """`langgraph dev` (Studio's server) loads langgraph.json and runs the graph on 127.0.0.1."""
     import httpx
@@ -284,7 +288,7 @@ def test_langgraph_dev_serves_the_graph(tmp_path):
 
         async def run() -> dict:
             client = get_client(url=url)
-            assistants = await client.assistants.search(graph_id="comp_llm")
+            assistants = await client.assistants.search(graph_id="comp_llm", metadata=SYSTEM)
             assert assistants, "the comp_llm graph is not served"
             return await client.runs.wait(
                 None, assistants[0]["assistant_id"],
@@ -299,7 +303,7 @@ def test_langgraph_dev_serves_the_graph(tmp_path):
         async def chat() -> tuple[dict, set[str], list[dict]]:
             """Two chat turns on one thread: messages in, events out, the follow-up resolved."""
             client = get_client(url=url)
-            assistant = (await client.assistants.search(graph_id="comp_llm"))[0]["assistant_id"]
+            assistant = (await client.assistants.search(graph_id="comp_llm", metadata=SYSTEM))[0]["assistant_id"]
             thread = (await client.threads.create())["thread_id"]
             kinds, custom = set(), []
             async for part in client.runs.stream(
@@ -326,5 +330,50 @@ def test_langgraph_dev_serves_the_graph(tmp_path):
         assert condensed["asked"] == "And what is its population?"
         assert condensed["referent"] in ("Paris", "France")
         assert condensed["referent"] in json.dumps(values["plan"])
+
+        async def review() -> tuple[dict, dict, dict, dict]:
+            """Plan review: the run pauses with the plan; an edited plan is resumed and run."""
+            client = get_client(url=url)
+            assistant = (await client.assistants.search(graph_id="comp_llm", metadata=SYSTEM))[0]["assistant_id"]
+            thread = (await client.threads.create())["thread_id"]
+            context = {"review_plan": True}
+            await client.runs.wait(thread, assistant, context=context,
+                                   input={"query": "What is the capital of France?"})
+            paused = await client.threads.get_state(thread)
+            edited = [{"id": "q1", "question": "What is the capital of Spain?",
+                       "depends_on": []}]
+            output = await client.runs.wait(thread, assistant, context=context,
+                                            command={"resume": edited})
+            drawing = await client.assistants.get_graph(assistant)
+            baselines = (await client.assistants.search(graph_id="comp_llm_baselines", metadata=SYSTEM))[0]
+            return (paused, output, drawing,
+                    await client.assistants.get_graph(baselines["assistant_id"]))
+
+        async def bad_assistant() -> str:
+            """An assistant naming an unknown model fails at the start of its run, clearly."""
+            client = get_client(url=url)
+            made = await client.assistants.create("comp_llm", context={"planner_model": "gpt-9"})
+            try:
+                await client.runs.wait(None, made["assistant_id"], input={"query": "Hi?"})
+            except Exception as exc:  # noqa: BLE001 - the SDK raises a plain Exception
+                return str(exc)
+            finally:  # the server keeps assistants in the checkout (.langgraph_api)
+                await client.assistants.delete(made["assistant_id"])
+            return "the run did not fail"
+
+        assert "planner_model names a model: smollm2 or gemma3" in asyncio.run(bad_assistant())
+        paused, output, drawing, baselines = asyncio.run(review())
+        request = paused["interrupts"][0]["value"] if paused.get("interrupts") else (
+            paused["tasks"][0]["interrupts"][0]["value"])
+        assert request["kind"] == "plan_review" and request["plan"]
+        assert paused["next"] == ["review_plan"] and not paused["values"].get("answers")
+        assert [s["question"] for s in output["plan"]] == ["What is the capital of Spain?"]
+        assert output["answers"]["q1"]["question"] == "What is the capital of Spain?"
+        assert output["planning"]["reviewed"]["edited"] is True
+        assert not {"run_token", "react_finished", "review"} & set(output)  # the narrow output
+        nodes = {node["id"] for node in drawing["nodes"]}
+        assert {"generate_subqueries", "review_plan", "execute_subquery", "aggregate"} <= nodes
+        assert "decide" not in nodes
+        assert "decide" in {node["id"] for node in baselines["nodes"]}
     finally:
         stop_server(server, log)

@@ -108,3 +108,55 @@ def test_route_file_with_blank_lines_is_refused_with_their_numbers(tmp_path):
     result = runner.invoke(app, ["route", "--file", str(questions)])
     assert result.exit_code == 2
     assert "line(s) 2, 4 are blank" in result.output
+
+
+def _fake_components(monkeypatch, asked: list[str]) -> None:
+    import json
+
+    from langchain_core.runnables import RunnableLambda
+
+    from comp_llm_graph.cli import ask as ask_command
+    from tests.fakes import fake_registry, planner
+
+    plan = json.dumps({"subqueries": [
+        {"id": "q1", "question": "What is the capital of Peru?", "depends_on": []},
+        {"id": "q2", "question": "What is 3 plus 4?", "depends_on": []}]})
+    experts = {name: RunnableLambda(lambda p, n=name: asked.append(p["question"]) or f"{n} ok")
+               for name in ("geography", "math", "history", "generalist")}
+    monkeypatch.setattr(ask_command, "build_components", lambda *a: {
+        "planner": planner(plan), "registry": fake_registry(experts),
+        "aggregator": planner("FINAL")})
+
+
+def test_review_plan_runs_the_plan_edited_in_the_editor(monkeypatch):
+    import json
+
+    import click
+
+    asked: list[str] = []
+    _fake_components(monkeypatch, asked)
+    shown: list[str] = []
+
+    def edit(text: str, extension: str) -> str:
+        shown.append(text)
+        plan = json.loads(text)
+        return json.dumps([plan[1], {"id": "q3", "question": "What is 5 plus 6?"}])
+
+    monkeypatch.setattr(click, "edit", edit)
+    result = ask("--review-plan", "--json", "Capital of Peru, and 3 plus 4?", stdin="e\n")
+    assert result.exit_code == 0, result.output
+    assert "What is the capital of Peru?" in shown[0]  # the plan was offered for editing
+    assert asked == ["What is 3 plus 4?", "What is 5 plus 6?"]
+    document = json.loads(result.output[result.output.index("{"):])
+    assert [s["id"] for s in document["plan"]] == ["q2", "q3"]
+
+
+def test_review_plan_stopped_runs_nothing(monkeypatch):
+    asked: list[str] = []
+    _fake_components(monkeypatch, asked)
+    result = ask("--review-plan", "Capital of Peru, and 3 plus 4?", stdin="n\n")
+    assert result.exit_code == 2
+    assert "stopped at the plan review; nothing was run" in result.output
+    assert "What is the capital of Peru?" in result.output and asked == []
+    result = ask("--review-plan", "-", stdin="hi\n")
+    assert result.exit_code == 2 and "give the query as an argument" in result.output

@@ -73,3 +73,25 @@ def test_unknown_backend_fails_at_registry_build():
     bad = card("astronomy", "stars planets galaxies", ["What is a star?"], backend="gpt9")
     with pytest.raises(ExpertCardError, match="unknown backend .gpt9.. Known backends: gguf, openai, smollm2, sympy, transformers"):
         ExpertRegistry([*CARDS, bad], embeddings=KeywordEmbeddings())
+
+
+def test_a_route_during_the_first_sync_waits_for_it_instead_of_reading_an_empty_index():
+    import threading
+    import time
+
+    class SlowFirstEmbedding(KeywordEmbeddings):
+        def embed_documents(self, texts):
+            if len(texts) > 1:  # the cards' texts, embedded by the first route's sync
+                time.sleep(0.5)
+            return super().embed_documents(texts)
+
+    registry = fake_registry(embeddings=SlowFirstEmbedding())
+    routes: list = []
+    first = threading.Thread(target=lambda: routes.append(
+        registry.route(["What is the capital of Peru?"])[0]))
+    first.start()
+    time.sleep(0.1)  # the first route is embedding the cards
+    second = registry.route(["What is 3 plus 4?"])[0]
+    first.join()
+    assert second.expert == "math" and second.candidates
+    assert routes[0].expert == "geography"

@@ -211,7 +211,8 @@ async def test_react_mode_asks_one_sub_query_at_a_time_until_finish():
     )
     calls: list[str] = []
     registry = registry_with(timed_expert(calls, {"W": 0.05}))
-    graph = build_graph(planner=decisions, registry=registry, aggregator=planner("FINAL"))
+    graph = build_graph(planner=decisions, registry=registry, aggregator=planner("FINAL"),
+                        baselines=True)
     state = await graph.ainvoke({"query": "Capital of Peru and 3 plus 4?"},
                                 context=Context(mode="react"))
     assert [(s["id"], s["expert"], s["depends_on"]) for s in state["plan"]] == [
@@ -231,7 +232,8 @@ async def test_react_mode_stops_at_max_subqueries_and_never_finishes_empty():
                                             for i in range(5)])
     calls: list[str] = []
     registry = registry_with(timed_expert(calls))
-    graph = build_graph(planner=asks, registry=registry, aggregator=planner("FINAL"))
+    graph = build_graph(planner=asks, registry=registry, aggregator=planner("FINAL"),
+                        baselines=True)
     state = await graph.ainvoke({"query": "What is 3 plus 4?"},
                                 context=Context(mode="react", max_subqueries=2))
     assert state["plan"][0]["question"] == "What is 3 plus 4?"

@@ -50,6 +50,8 @@ class CardIndex:
         self._embeddings = embeddings
         self._collection: Any = None
         self._lock = threading.Lock()
+        self._sync_lock = threading.RLock()
+        self._synced = False
         self.sync_stats: dict[str, int] = {}
         """What the last `sync` did: cards `embedded` and `reused`."""
 
@@ -67,6 +69,12 @@ class CardIndex:
         Returns:
             Counts: `embedded` (cards embedded now) and `reused` (cards already up to date).
         """
+        with self._sync_lock:  # a route in another thread waits for it, never reads it half-made
+            stats = self._sync()
+            self._synced = True
+            return stats
+
+    def _sync(self) -> dict[str, int]:
         with self._lock:
             if self._collection is None:
                 self._collection = self.store.collection(self.collection_name)
@@ -97,7 +105,7 @@ class CardIndex:
     def route(self, questions: Sequence[str], top_k: int, *, threshold: float,
               fallback: str) -> list[Route]:
         """Route by the best similarity to each card's description and examples."""
-        if self._collection is None:
+        if not self._synced:
             self.sync()
         names = sorted(self.cards)
         vectors = self.embeddings.embed_documents(list(questions))

@@ -1,0 +1,98 @@
+"""Chat models by name, for choosing the planner or aggregator per run (`Context.planner_model`).
+
+A LangGraph Server deployment serves one graph; its assistants differ only in their context.
+Naming the model in the context lets one assistant plan with SmolLM2 and another with Gemma 3 or
+a served model, without a second graph. A name is one of:
+
+- an embedded model: `smollm2` (planner or aggregator) or `gemma3` (planner only);
+- `openai:<model>@<base url>`: a model on an OpenAI-compatible server (vLLM, TGI, llama.cpp's
+  server), e.g. `openai:qwen2.5-7b@http://127.0.0.1:8000/v1`;
+- `<provider>:<model>`: anything `init_chat_model` from the `langchain` package resolves.
+
+Names are checked when the `Context` is made (so a bad assistant fails at the start of its run,
+with this module's message); models are made on first use and kept, one per name and role.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from typing import Any
+
+from comp_llm_graph.errors import CompLLMError
+
+__all__ = ["EMBEDDED_MODELS", "check_model_name", "named_model", "run_model"]
+
+EMBEDDED_MODELS = {"planner": ("smollm2", "gemma3"), "aggregator": ("smollm2",)}
+"""The embedded models each role can use by name."""
+_lock = threading.Lock()
+
+
+def check_model_name(name: str | None, field: str) -> None:
+    """Raise `ValueError` saying what is accepted unless `name` is None or a model name."""
+    if name is None:
+        return
+    role = field.removesuffix("_model")
+    accepted = (f"{field} names a model: {' or '.join(EMBEDDED_MODELS[role])}, "
+                "openai:<model>@<base url> (an OpenAI-compatible server), or <provider>:<model> "
+                "(init_chat_model, the `langchain` package)")
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"{accepted}; got {name!r}.")
+    if name in EMBEDDED_MODELS[role]:
+        return
+    if name in EMBEDDED_MODELS["planner"]:
+        raise ValueError(f"{field}: {name} plans only (it is a base model prompted with "
+                         f"example plans); {accepted}.")
+    provider, _, rest = name.partition(":")
+    if not provider or not rest:
+        raise ValueError(f"{accepted}; got {name!r}.")
+    if provider == "openai" and "@" in rest:
+        model, _, url = rest.partition("@")
+        if not model or not url.startswith(("http://", "https://")):
+            raise ValueError(f"{field}: write openai:<model>@http://host:port/v1; got {name!r}.")
+
+
+@functools.lru_cache(maxsize=16)
+def named_model(name: str, role: str) -> Any:
+    """The chat model `name` names for `role` (planner or aggregator), made once per process.
+
+    Raises:
+        ValueError: the name is not one `check_model_name` accepts.
+        CompLLMError: `<provider>:<model>` without the `langchain` package installed.
+    """
+    check_model_name(name, f"{role}_model")
+    from comp_llm_graph.defaults import (
+        AGGREGATOR_MAX_NEW_TOKENS,
+        PLANNER_MAX_NEW_TOKENS,
+        embedded_planner,
+    )
+
+    tokens = PLANNER_MAX_NEW_TOKENS if role == "planner" else AGGREGATOR_MAX_NEW_TOKENS
+    if name in EMBEDDED_MODELS[role]:
+        if role == "planner":
+            return embedded_planner(name)
+        from comp_llm_graph.runtimes.llamacpp import smollm2
+
+        return smollm2(tokens)
+    provider, _, rest = name.partition(":")
+    if provider == "openai" and "@" in rest:
+        from comp_llm_graph.runtimes.openai_compat import openai_chat_model
+
+        model, _, url = rest.partition("@")
+        return openai_chat_model(url, model, max_tokens=tokens)
+    try:
+        from langchain.chat_models import init_chat_model
+    except ImportError as exc:
+        raise CompLLMError(
+            f"{role}_model {name!r} is resolved by init_chat_model, which needs the `langchain` "
+            "package: pip install langchain (and the provider's package), or name an embedded "
+            "model or openai:<model>@<base url>.") from exc
+    return init_chat_model(name, max_tokens=tokens)
+
+
+def run_model(name: str | None, role: str, default: Any) -> Any:
+    """The run's model for `role`: the one `name` names, else the graph's `default`."""
+    if name is None:
+        return default
+    with _lock:  # two runs naming a model at once make it once
+        return named_model(name, role)
