@@ -1,5 +1,7 @@
 """The one place that reads LangGraph internals: results saved by an interrupted step.
 
+(And whether a task has a checkpointer at all, from the same config key.)
+
 When a step is resumed from a checkpoint, LangGraph re-runs only the branches whose writes were
 not saved; the saved ones sit in the step's checkpoint as *pending writes*. A resumed branch that
 waits for a sibling's answer (start-as-ready scheduling) must read it there. LangGraph has no
@@ -28,7 +30,12 @@ from langgraph._internal._constants import (
     NS_SEP,
 )
 
-__all__ = ["step_pending_writes"]
+__all__ = ["has_checkpointer", "step_pending_writes"]
+
+
+def has_checkpointer(config: Mapping[str, Any] | None) -> bool:
+    """Whether the task runs with a checkpointer (an `interrupt()` can only be resumed then)."""
+    return ((config or {}).get("configurable") or {}).get(CONFIG_KEY_CHECKPOINTER) is not None
 
 
 async def step_pending_writes(config: Mapping[str, Any] | None, channel: str) -> list[Any]:

@@ -75,5 +75,8 @@ class Context:
                 f"max_concurrency must be at least 1 (or None); got {self.max_concurrency}.")
         if not 1 <= self.max_subqueries <= 32:
             raise ValueError(f"max_subqueries must be between 1 and 32; got {self.max_subqueries}.")
+        if self.review_plan and self.mode not in ("comp", "sequential"):
+            raise ValueError(f"review_plan reviews a plan before it runs: use mode comp or "
+                             f"sequential (mode {self.mode} has no plan to review).")
         for role in ("planner", "aggregator"):
             check_model_name(getattr(self, f"{role}_model"), f"{role}_model")

@@ -11,6 +11,7 @@ from typing import Any
 from langchain_core.runnables import Runnable
 
 from comp_llm_graph.experts.registry import ExpertRegistry
+from comp_llm_graph.models import PLANNERS
 
 __all__ = ["AGGREGATOR_MAX_NEW_TOKENS", "DEFAULT_PLANNER", "PLANNERS", "PLANNER_MAX_NEW_TOKENS",
            "default_components", "embedded_planner"]
@@ -19,10 +20,6 @@ PLANNER_MAX_NEW_TOKENS = 320
 """Generation limit of the default planner (a plan of 5 sub-queries fits)."""
 AGGREGATOR_MAX_NEW_TOKENS = 128
 """Generation limit of the default aggregator."""
-PLANNERS = ("gemma3", "smollm2")
-"""The embedded planners: Gemma 3 270M (base) prompted as a few-shot completion, and
-SmolLM2-135M-Instruct constrained to the JSON plan grammar (README "Planner demonstrations"
-compares them)."""
 DEFAULT_PLANNER = "smollm2"
 """The embedded planner used unless another is named. Gemma 3 scores better in `eval planning`
 but writes false dependencies into compound questions ("What is 15% of {q1}?" after "What is

@@ -96,10 +96,11 @@ def build_graph(
             `plan_grammar=True` is constrained to valid plans).
         aggregator: Chat model that writes the final answer.
         registry: The experts and the routing index.
-        experts: Experts as Python objects, `{name: chat model | runnable | tool}` (or
-            `(object, description)`, or a dict with `runnable`, `description`, `examples`,
-            `system_prompt`): with a registry, they run its cards of those names or add new
-            ones; without one, they are the experts (`comp_llm_graph.experts.inline`).
+        experts: Experts as Python objects, `{name: chat model | runnable | tool}`: with a
+            registry, they run its cards of those names; without one, they are the experts,
+            each described by the tool, inline (`(object, description)`, or a dict with
+            `runnable`, `description`, `examples`, `system_prompt`) or by the default pack's
+            card of its name (`comp_llm_graph.experts.inline`).
         registry_options: For `experts` without a registry: `ExpertRegistry` arguments such
             as `embeddings`, `client` (a Chroma client) or `persist_directory`.
         checkpointer: Optional LangGraph checkpointer (each finished sub-query is saved).

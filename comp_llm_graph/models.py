@@ -6,7 +6,8 @@ a served model, without a second graph. A name is one of:
 
 - an embedded model: `smollm2` (planner or aggregator) or `gemma3` (planner only);
 - `openai:<model>@<base url>`: a model on an OpenAI-compatible server (vLLM, TGI, llama.cpp's
-  server), e.g. `openai:qwen2.5-7b@http://127.0.0.1:8000/v1`;
+  server), e.g. `openai:qwen2.5-7b@http://127.0.0.1:8000/v1` (the key, if the server needs
+  one, from `OPENAI_API_KEY`);
 - `<provider>:<model>`: anything `init_chat_model` from the `langchain` package resolves.
 
 Names are checked when the `Context` is made (so a bad assistant fails at the start of its run,
@@ -15,16 +16,23 @@ with this module's message); models are made on first use and kept, one per name
 
 from __future__ import annotations
 
-import functools
+import os
 import threading
 from typing import Any
 
 from comp_llm_graph.errors import CompLLMError
 
-__all__ = ["EMBEDDED_MODELS", "check_model_name", "named_model", "run_model"]
+__all__ = ["EMBEDDED_MODELS", "PLANNERS", "check_model_name", "named_model", "run_model"]
 
-EMBEDDED_MODELS = {"planner": ("smollm2", "gemma3"), "aggregator": ("smollm2",)}
+PLANNERS = ("gemma3", "smollm2")
+"""The embedded planners: Gemma 3 270M (base) prompted as a few-shot completion, and
+SmolLM2-135M-Instruct constrained to the JSON plan grammar (README "Planner demonstrations"
+compares them)."""
+EMBEDDED_MODELS = {"planner": PLANNERS, "aggregator": ("smollm2",)}
 """The embedded models each role can use by name."""
+OPENAI_KEY_ENV = "OPENAI_API_KEY"
+"""Read for `openai:<model>@<url>` names when set (sent as the API key)."""
+_models: dict[tuple[str, str], Any] = {}
 _lock = threading.Lock()
 
 
@@ -52,7 +60,6 @@ def check_model_name(name: str | None, field: str) -> None:
             raise ValueError(f"{field}: write openai:<model>@http://host:port/v1; got {name!r}.")
 
 
-@functools.lru_cache(maxsize=16)
 def named_model(name: str, role: str) -> Any:
     """The chat model `name` names for `role` (planner or aggregator), made once per process.
 
@@ -79,7 +86,8 @@ def named_model(name: str, role: str) -> Any:
         from comp_llm_graph.runtimes.openai_compat import openai_chat_model
 
         model, _, url = rest.partition("@")
-        return openai_chat_model(url, model, max_tokens=tokens)
+        key = {"api_key_env": OPENAI_KEY_ENV} if os.environ.get(OPENAI_KEY_ENV) else {}
+        return openai_chat_model(url, model, max_tokens=tokens, **key)
     try:
         from langchain.chat_models import init_chat_model
     except ImportError as exc:
@@ -94,5 +102,7 @@ def run_model(name: str | None, role: str, default: Any) -> Any:
     """The run's model for `role`: the one `name` names, else the graph's `default`."""
     if name is None:
         return default
-    with _lock:  # two runs naming a model at once make it once
-        return named_model(name, role)
+    with _lock:  # two runs naming a model at once make it once (models load on first call)
+        if (name, role) not in _models:
+            _models[name, role] = named_model(name, role)
+        return _models[name, role]

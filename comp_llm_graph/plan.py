@@ -52,6 +52,8 @@ class PlannedSubQuery:
     id: str
     question: str
     depends_on: list[str] = field(default_factory=list)
+    expert: str | None = None
+    """The expert the plan names for it, if any (a reviewer's edit may; routing otherwise)."""
 
 
 @dataclass
@@ -148,10 +150,12 @@ def _sub_query_from_item(item: Any, position: int) -> PlannedSubQuery:
         deps = [deps]
     if not isinstance(deps, list):
         raise PlanError([f"sub-query {position}: depends_on must be a list of ids"])
+    expert = _pick(item, ("expert",))
     return PlannedSubQuery(
         id="" if raw_id is None else normalise_id(raw_id),
         question="" if text is None else str(text).strip(),
         depends_on=[normalise_id(d) for d in deps if str(d).strip()],
+        expert=str(expert).strip() or None if expert is not None else None,
     )
 
 
@@ -215,7 +219,7 @@ def repair_plan(sub_queries: list[PlannedSubQuery], *, max_subqueries: int) -> R
         PlanError: with every problem that could not be repaired.
     """
     repairs: list[str] = []
-    plan = [PlannedSubQuery(s.id, s.question, list(s.depends_on)) for s in sub_queries]
+    plan = [PlannedSubQuery(s.id, s.question, list(s.depends_on), s.expert) for s in sub_queries]
 
     # Missing ids: number them by position (only ids nobody could have referenced).
     used = {s.id for s in plan if s.id}

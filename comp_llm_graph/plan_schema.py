@@ -27,6 +27,8 @@ class PlanStep(BaseModel):
     question: str = Field(description="The sub-question; {q1} stands for q1's answer.")
     depends_on: list[str] = Field(default_factory=list,
                                   description="Ids whose answers this sub-question needs.")
+    expert: str | None = Field(default=None, description="The expert to ask (a reviewer's "
+                               "choice; None: routed by similarity).")
 
 
 class Plan(BaseModel):

@@ -31,12 +31,12 @@ step's pending writes (`comp_llm_graph._langgraph`), before any branch waits on 
 keyed by its token within its thread, and is forgotten by `close` at the step's join (`collect`).
 
 How interrupts work. A branch that leaves without an answer (its expert called `interrupt()`)
-wakes the branches waiting for it, and they leave too, raising an empty `GraphInterrupt` that
-saves nothing; once every branch of the step has left, the run is forgotten. Resuming re-runs
-the interrupted branch and its dependants as a new attempt, seeded with what the others saved.
-(With LangGraph's own `max_concurrency` below the plan's width, a dependant that starts only
-after all of its step's other branches have left could still wait; the executor's own
-`Context.max_concurrency` has no such gap.)
+is marked abandoned in its invocation (the graph call, identified by its `Runtime.control`) and
+wakes the branches waiting for it; they leave too, raising an empty `GraphInterrupt` that saves
+nothing, and so does a dependant that starts later in the same invocation (LangGraph's own
+`max_concurrency` may start it after the others have left). Resuming is a new invocation: the
+interrupted branch and its dependants run again, the dependants waiting for its answer, and the
+siblings that finished are not re-run (their answers are seeded from the saved writes).
 """
 
 from __future__ import annotations
@@ -108,8 +108,8 @@ class _Run:
     """Branches not yet queued for a slot: priority, expert, dependencies."""
     events: dict[str, asyncio.Event] = field(default_factory=dict)
     seeded: asyncio.Future | None = None
-    abandoned: set[str] = field(default_factory=set)
-    """Sub-queries whose branch left without an answer in this attempt of the step."""
+    abandoned: dict[str, object] = field(default_factory=dict)
+    """Sub-queries whose branch left without an answer, with the invocation it left in."""
 
     def event(self, sub_id: str) -> asyncio.Event:
         if sub_id not in self.events:
@@ -122,14 +122,35 @@ class _Run:
         self.answers[answer["id"]] = answer
         self.event(answer["id"]).set()
 
-    def abandon(self, sub_id: str) -> None:
+    def abandon(self, sub_id: str, invocation: object) -> None:
         """Wake the branches waiting for a branch that left without an answer.
 
-        It was interrupted or cancelled; they leave too instead of waiting forever.
+        It was interrupted or cancelled; the branches of the same invocation leave too instead
+        of waiting forever.
         """
         if sub_id not in self.answers:
-            self.abandoned.add(sub_id)
+            self.abandoned[sub_id] = invocation
             self.event(sub_id).set()
+
+    async def wait_for(self, deps: list[str], invocation: object) -> None:
+        """Wait until every dependency has answered.
+
+        Raises `GraphInterrupt(())` if one left in this invocation; an earlier invocation's
+        departure is forgotten (that branch runs again now).
+        """
+        while missing := [dep for dep in deps if dep not in self.answers]:
+            if any(self.abandoned.get(dep, self) is invocation for dep in missing):
+                raise GraphInterrupt(())  # saves nothing: this branch re-runs on resume
+            for dep in missing:
+                if dep in self.abandoned:  # left in an earlier invocation of the step
+                    del self.abandoned[dep]
+                    self.events[dep] = asyncio.Event()
+            waits = [asyncio.ensure_future(self.event(dep).wait()) for dep in missing]
+            try:
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for wait in waits:
+                    wait.cancel()
 
 
 class Scheduler:
@@ -178,6 +199,7 @@ class Scheduler:
         priority: tuple[float, int],
         max_concurrency: int | None,
         config: Mapping[str, Any] | None = None,
+        invocation: object = None,
     ) -> AsyncIterator[Ticket]:
         """Wait until `sub` may run; yield its `Ticket`; free the slot afterwards.
 
@@ -191,6 +213,9 @@ class Scheduler:
             max_concurrency: The run's limit on sub-queries at once.
             config: The branch's LangGraph config, to read results saved by an earlier,
                 interrupted attempt of the same step.
+            invocation: Identifies the graph invocation the branch runs in (its
+                `Runtime.control`): a branch interrupted in it stops its dependants in it, not
+                in the invocation that resumes it.
         """
         key = _run_key(token, config)
         run = await self._attach(key, max_concurrency, known, config)
@@ -198,19 +223,14 @@ class Scheduler:
             with self._lock:
                 self._expert_limits[expert] = expert_limit
                 run.pending[sub["id"]] = (priority, expert, sub["depends_on"])
-            missing = [dep for dep in sub["depends_on"] if dep not in run.answers]
-            if missing:
-                await asyncio.gather(*(run.event(dep).wait() for dep in missing))
-                stopped = [dep for dep in missing if dep not in run.answers]
-                if stopped:  # a dependency was interrupted: this branch re-runs on resume
-                    raise GraphInterrupt(())
+            await run.wait_for(sub["depends_on"], invocation)
             await self._acquire(run, sub["id"], expert, priority)
             try:
                 yield Ticket(run, {dep: run.answers[dep] for dep in sub["depends_on"]}, self)
             finally:
                 self._release(run, expert)
         except BaseException:
-            run.abandon(sub["id"])
+            run.abandon(sub["id"], invocation)
             raise
         finally:
             with self._lock:
@@ -252,10 +272,6 @@ class Scheduler:
         # dropped beyond MAX_IDLE_RUNS, in case a run never reached `close`.
         with self._lock:
             run.users -= 1
-            if run.users == 0 and run.abandoned and self._runs.get(token) is run:
-                # The step ended in an interrupt: its resume is a new attempt, which must not
-                # see this one's abandoned branches (the resumed ones will answer).
-                del self._runs[token]
             idle = [t for t, r in self._runs.items() if r.users == 0]
             for stale in idle[: max(0, len(idle) - MAX_IDLE_RUNS)]:
                 del self._runs[stale]

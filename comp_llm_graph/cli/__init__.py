@@ -6,10 +6,14 @@ shared `options` and `render`; this package only assembles them into the root `a
 
 from __future__ import annotations
 
+import os
+from typing import Annotated
+
 import typer
 
 from comp_llm_graph.cli import ask, bench, demonstrations, evaluate, experts, route
 from comp_llm_graph.cli.render import result_document
+from comp_llm_graph.experts.routing.chroma import CHROMA_TOKEN_ENV, CHROMA_URL_ENV
 
 __all__ = ["app", "main", "result_document"]
 
@@ -30,8 +34,13 @@ app.command()(demonstrations.demonstrations)
 
 
 @app.callback()
-def _root() -> None:
+def _root(chroma_url: Annotated[str | None, typer.Option(
+        help="Keep the routing index on this Chroma server (e.g. http://127.0.0.1:8000; "
+             f"default: ${CHROMA_URL_ENV}, else on disk). A token is read from "
+             f"${CHROMA_TOKEN_ENV}.")] = None) -> None:
     """Comp-LLM: decompose, route, execute in parallel, aggregate."""
+    if chroma_url:  # every command's stores read it (`experts/routing/chroma.py`)
+        os.environ[CHROMA_URL_ENV] = chroma_url
 
 
 def main() -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 import time
-from typing import Annotated
+import uuid
+from typing import Annotated, Any
 
 import typer
-from langgraph.checkpoint.memory import InMemorySaver
 
 from comp_llm_graph.cli.options import (
     Aggregate,
@@ -27,6 +28,9 @@ from comp_llm_graph.cli.render import err, fail, print_final, print_human, resul
 from comp_llm_graph.context import MODES, SCHEDULES, Context
 from comp_llm_graph.errors import CompLLMError, validate_query
 
+CHECKPOINT_ENV = "COMP_LLM_CHECKPOINT"
+"""Environment variable naming the default `--checkpoint`."""
+
 
 def read_query(query: str) -> str:
     """QUERY validated, read from standard input when it is '-'."""
@@ -36,7 +40,8 @@ def read_query(query: str) -> str:
 
 
 def ask(
-    query: Annotated[str, typer.Argument(help="The question; '-' reads it from standard input.")],
+    query: Annotated[str | None, typer.Argument(
+        help="The question; '-' reads it from standard input (none with --resume).")] = None,
     mode: Annotated[str, typer.Option(help=f"One of: {', '.join(MODES)}.")] = "comp",
     experts: ExpertFolders = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
@@ -64,6 +69,14 @@ def ask(
         "--review-plan", help="Show the plan and ask before running it: run, edit it in "
                               "$EDITOR (JSON), or stop.")
     ] = False,
+    checkpoint: Annotated[str | None, typer.Option(
+        help="Keep the run's state here: memory, sqlite:///PATH or postgresql://... "
+             f"(default: ${CHECKPOINT_ENV}, else none).", envvar=CHECKPOINT_ENV)] = None,
+    thread: Annotated[str | None, typer.Option(
+        help="The conversation to continue (needs --checkpoint; default: a new one).")] = None,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Finish the thread's interrupted run (no QUERY): sub-queries it had "
+                         "finished are not run again.")] = False,
     cache_dir: CacheDir = None,
     router: Router = "auto",
     planner: Planner = "smollm2",
@@ -73,44 +86,80 @@ def ask(
 ) -> None:
     """Answer QUERY: print the plan, each sub-answer with its time, and the final answer."""
     try:
-        if stream and as_json:
-            raise CompLLMError("--stream shows the answer as it comes; --json prints one "
-                               "document at the end: use one of them.")
-        if review_plan and (stream or query == "-"):
-            raise CompLLMError("--review-plan asks on the terminal: give the query as an "
-                               "argument, without --stream.")
-        text = read_query(query)
+        _check_options(query, stream, as_json, review_plan, checkpoint, thread, resume)
+        text = None if resume else read_query(query or "")
         context = Context(mode=mode, max_subqueries=max_subqueries,  # type: ignore[arg-type]
                           aggregate=aggregate, schedule=schedule,  # type: ignore[arg-type]
                           max_concurrency=max_concurrency, review_plan=review_plan)
-        from comp_llm_graph.graph import build_graph
         from comp_llm_graph.runtimes.pool import configure
 
         configure(memory_budget=memory_budget, max_batch_size=batch_size, threads=threads)
-        graph = build_graph(**build_components(experts, cache_dir, router, planner_url,
-                                               planner_model, api_key_env, planner),
-                            baselines=mode == "react",
-                            checkpointer=InMemorySaver() if review_plan else None)
+        components = build_components(experts, cache_dir, router, planner_url, planner_model,
+                                      api_key_env, planner)
         started = time.time()
-        if review_plan:
-            from comp_llm_graph.cli.review import reviewed_run
-
-            state = asyncio.run(reviewed_run(graph, text, context))
-        elif stream:
-            from comp_llm_graph.cli.live import stream_answer
-
-            state = asyncio.run(stream_answer(graph, text, context))
-        else:
-            with err.status("Answering (models load on first use)...", spinner="dots"):
-                state = asyncio.run(graph.ainvoke({"query": text}, context=context))
+        state = asyncio.run(_answer(components, text, context, checkpoint, thread,
+                                    "review" if review_plan else "stream" if stream else ""))
     except (CompLLMError, ValueError) as exc:
         fail(exc)
     streamed = state.pop("_streamed", "")
     doc = result_document(state)
     doc["timings"]["wall"] = round(time.time() - started, 4)
+    if thread or checkpoint:
+        doc["thread_id"] = state["_thread_id"]
     if as_json:
         print(json.dumps(doc, indent=2, ensure_ascii=False))
-    elif stream:  # the final answer is shown again when it is not what was streamed
+        return
+    if stream:  # the final answer is shown again when it is not what was streamed
         print_final(doc, answer=streamed.strip() != doc["final_answer"].strip())
     else:
         print_human(doc)
+    if checkpoint:
+        err.print(f"thread: {state['_thread_id']} (continue with --thread)", style="dim")
+
+
+def _check_options(query: str | None, stream: bool, as_json: bool, review_plan: bool,
+                   checkpoint: str | None, thread: str | None, resume: bool) -> None:
+    if stream and as_json:
+        raise CompLLMError("--stream shows the answer as it comes; --json prints one "
+                           "document at the end: use one of them.")
+    if review_plan and (stream or query == "-"):
+        raise CompLLMError("--review-plan asks on the terminal: give the query as an "
+                           "argument, without --stream.")
+    if (thread or resume) and not checkpoint:
+        raise CompLLMError("--thread and --resume need --checkpoint (where the thread is kept), "
+                           "e.g. --checkpoint sqlite:///runs.db.")
+    if resume and (query is not None or not thread):
+        raise CompLLMError("--resume finishes the interrupted run of --thread ID: give the "
+                           "thread and no QUERY.")
+    if query is None and not resume:
+        raise CompLLMError("give the question as QUERY (or '-' to read it from standard input).")
+
+
+async def _answer(components: dict[str, Any], text: str | None, context: Context,
+                  checkpoint: str | None, thread: str | None, how: str) -> dict[str, Any]:
+    """Run the graph once (or resume the thread's run), shown as `how` asks."""
+    from comp_llm_graph.checkpoints import open_checkpointer
+    from comp_llm_graph.graph import build_graph
+
+    if checkpoint is None and how == "review":
+        checkpoint = "memory"  # an interrupt needs a checkpointer
+    async with contextlib.AsyncExitStack() as stack:
+        saver = await stack.enter_async_context(open_checkpointer(checkpoint)) if (
+            checkpoint) else None
+        graph = build_graph(**components, baselines=context.mode == "react", checkpointer=saver)
+        config = {"configurable": {"thread_id": thread or uuid.uuid4().hex}}
+        if text is None and not (await graph.aget_state(config)).next:
+            raise CompLLMError(f"thread {thread} has no unfinished run to resume.")
+        inputs = None if text is None else {"query": text}
+        if how == "review":
+            from comp_llm_graph.cli.review import reviewed_run
+
+            state = await reviewed_run(graph, inputs, context, config)
+        elif how == "stream":
+            from comp_llm_graph.cli.live import stream_answer
+
+            state = await stream_answer(graph, inputs, context, config)
+        else:
+            with err.status("Answering (models load on first use)...", spinner="dots"):
+                state = await graph.ainvoke(inputs, config, context=context)
+    return {**state, "_thread_id": config["configurable"]["thread_id"]}

@@ -14,11 +14,12 @@ from rich.text import Text
 from comp_llm_graph.cli.render import out, print_plan, result_document
 
 
-async def stream_answer(graph: Any, query: str, context: Any) -> dict[str, Any]:
+async def stream_answer(graph: Any, inputs: dict[str, Any] | None, context: Any,
+                        config: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run the graph, printing as it goes; return the final state and what was streamed."""
     state: dict[str, Any] = {}
     streamed: list[str] = []
-    async for mode, payload in graph.astream({"query": query}, context=context,
+    async for mode, payload in graph.astream(inputs, config, context=context,
                                              stream_mode=["updates", "messages", "values"]):
         if mode == "values":
             state = payload

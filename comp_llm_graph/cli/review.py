@@ -2,13 +2,13 @@
 
 The graph pauses in its `review_plan` node (`interrupt`); this module answers the interrupt with
 `Command(resume=...)`: `True` to run the plan, or the plan as edited (JSON, validated by the
-graph; an edit it refuses comes back with its problems and is asked again).
+graph; an edit it refuses comes back with its problems and is asked again). An expert's own
+`interrupt()` is asked as a question on the terminal; each pending interrupt is answered by id.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 import click
@@ -24,22 +24,28 @@ __all__ = ["reviewed_run"]
 CHOICES = "Run this plan? [y]es, [e]dit, [n]o"
 
 
-async def reviewed_run(graph: Any, query: str, context: Any) -> dict[str, Any]:
+async def reviewed_run(graph: Any, inputs: dict[str, Any] | None, context: Any,
+                       config: dict[str, Any]) -> dict[str, Any]:
     """Run the graph (built with a checkpointer), asking on the terminal at each plan review.
 
     Raises:
         CompLLMError: the reviewer stopped the run (nothing ran), or closed the editor empty.
     """
-    config = {"configurable": {"thread_id": uuid.uuid4().hex}}
-    state = await graph.ainvoke({"query": query}, config, context=context)
+    state = await graph.ainvoke(inputs, config, context=context)
     while state.get("__interrupt__"):
-        request = state["__interrupt__"][0].value
-        for problem in request.get("problems", []):
-            err.print(Text(f"The edited plan was not run: {problem}", style="red"))
-        print_plan({"plan": request["plan"], "planning": {"status": "for review"}})
-        answer = _ask(request["plan"])
-        state = await graph.ainvoke(Command(resume=answer), config, context=context)
+        answers = {pending.id: _answer(pending.value) for pending in state["__interrupt__"]}
+        state = await graph.ainvoke(Command(resume=answers), config, context=context)
     return state
+
+
+def _answer(request: Any) -> Any:
+    """The reviewer's answer to one interrupt: a plan review, or an expert's own question."""
+    if not (isinstance(request, dict) and request.get("kind") == "plan_review"):
+        return typer.prompt(f"The run asks: {request}", err=True)
+    for problem in request.get("problems", []):
+        err.print(Text(f"The edited plan was not run: {problem}", style="red"))
+    print_plan({"plan": request["plan"], "planning": {"status": "for review"}})
+    return _ask(request["plan"])
 
 
 def _ask(plan: list[dict[str, Any]]) -> Any:

@@ -1,6 +1,8 @@
 """Experts given as Python objects: chat models, runnables, tools and functions, cards optional.
 
-`build_graph(experts={...})` and `ExpertRegistry(..., experts={...})` accept, per expert name:
+`build_graph(experts={...})` and `ExpertRegistry.from_experts({...})` accept, per expert name
+(`ExpertRegistry(cards, experts=...)` and `build_graph(registry=..., experts=...)` take the
+object alone, since a card describes it):
 
 - a chat model (`BaseChatModel`): wrapped with the expert prompt (`llm_expert`: the card's
   system prompt, the question with earlier answers, the answer form);
@@ -17,7 +19,8 @@ Anything else is a clear `ExpertCardError`, raised when the graph is built, neve
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import functools
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -29,7 +32,7 @@ from comp_llm_graph.errors import ExpertCardError
 from comp_llm_graph.experts.cards import ExpertCard
 from comp_llm_graph.experts.llm_expert import llm_expert
 
-__all__ = ["INLINE_BACKEND", "as_expert", "inline_cards"]
+__all__ = ["INLINE_BACKEND", "as_expert", "inline_cards", "unmatched_error", "unpack"]
 
 INLINE_BACKEND = "python"
 """The backend named in the cards of experts given as objects (they are never built)."""
@@ -73,7 +76,7 @@ def inline_cards(experts: Mapping[str, Any], known: Mapping[str, ExpertCard]
     cards: list[ExpertCard] = []
     objects: dict[str, Any] = {}
     for name, value in experts.items():
-        obj, fields = _unpack(name, value)
+        obj, fields = unpack(name, value)
         _check_runnable(name, obj)
         if isinstance(obj, BaseTool):
             fields.setdefault("description", obj.description)
@@ -83,14 +86,30 @@ def inline_cards(experts: Mapping[str, Any], known: Mapping[str, ExpertCard]
                     f"expert {name!r} has no description to route by: give one, as "
                     f"experts={{{name!r}: (expert, 'what it is good at')}}, or name a card "
                     f"({', '.join(sorted(known)) or 'none known'}).")
-            cards.append(known[name].model_copy(update={"backend": INLINE_BACKEND}))
+            card = {**known[name].model_dump(), "backend": INLINE_BACKEND,
+                    **{key: fields[key] for key in ("examples", "system_prompt",
+                                                     "max_concurrency")
+                       if fields.get(key) is not None}}
+            cards.append(_validated(name, functools.partial(ExpertCard, **card)))
         else:
             cards.append(_card(name, fields))
         objects[name] = obj
     return cards, objects
 
 
-def _unpack(name: str, value: Any) -> tuple[Any, dict[str, Any]]:
+def unmatched_error(names: Iterable[str], cards: Iterable[str]) -> ExpertCardError:
+    """The error for experts named after no card of a registry."""
+    return ExpertCardError(
+        f"experts {', '.join(sorted(names))} have no card among {', '.join(sorted(cards))}; "
+        "add a card with that name, or give the experts with descriptions and no registry "
+        "(build_graph(experts=...), ExpertRegistry.from_experts).")
+
+
+def unpack(name: str, value: Any) -> tuple[Any, dict[str, Any]]:
+    """An expert's object and the card fields given with it.
+
+    `value` is the object, `(object, description)` or a dict with `runnable`.
+    """
     if isinstance(value, tuple):
         if len(value) != 2 or not isinstance(value[1], str):
             raise ExpertCardError(
@@ -109,11 +128,15 @@ def _unpack(name: str, value: Any) -> tuple[Any, dict[str, Any]]:
 def _card(name: str, fields: dict[str, Any]) -> ExpertCard:
     description = str(fields["description"] or "").strip()
     examples: Iterable[str] = fields.get("examples") or [description]
+    return _validated(name, functools.partial(
+        ExpertCard, name=name, description=description, examples=list(examples),
+        system_prompt=fields.get("system_prompt") or "", backend=INLINE_BACKEND,
+        max_concurrency=fields.get("max_concurrency")))
+
+
+def _validated(name: str, make: Callable[[], ExpertCard]) -> ExpertCard:
     try:
-        return ExpertCard(name=name, description=description, examples=list(examples),
-                          system_prompt=fields.get("system_prompt") or "",
-                          backend=INLINE_BACKEND,
-                          max_concurrency=fields.get("max_concurrency"))
+        return make()
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
                              for e in exc.errors())

@@ -20,7 +20,7 @@ from comp_llm_graph.cache import default_cache_dir
 from comp_llm_graph.errors import ExpertCardError
 from comp_llm_graph.experts.backends import backend_factory, build_expert
 from comp_llm_graph.experts.cards import DEFAULT_PACK, ExpertCard, load_cards
-from comp_llm_graph.experts.inline import as_expert, inline_cards
+from comp_llm_graph.experts.inline import as_expert, inline_cards, unmatched_error, unpack
 from comp_llm_graph.experts.routing import ROUTERS, Route, Router
 from comp_llm_graph.experts.routing.similarity import DEFAULT_THRESHOLD
 
@@ -48,6 +48,7 @@ class ExpertRegistry:
         experts: dict[str, Runnable] | None = None,
         router: str = "auto",
         encoder: Any = None,
+        chroma_url: str | None = None,
     ):
         """Create a registry.
 
@@ -65,6 +66,9 @@ class ExpertRegistry:
             router: auto, similarity, learned or examples (`comp_llm_graph.experts.routing`).
             encoder: Features for the learned and examples routers: a callable from a list of
                 texts to an array of shape (texts, 768) (default: the MiniLM `FeatureEncoder`).
+            chroma_url: A Chroma server to keep the collections on, e.g.
+                `http://127.0.0.1:8000` (default: `COMP_LLM_CHROMA_URL`, else on disk in
+                `persist_directory`; fitted routers stay on disk either way).
         """
         self.cards: dict[str, ExpertCard] = {}
         for card in cards:
@@ -85,14 +89,12 @@ class ExpertRegistry:
         self.routing = Router(
             self.cards, fallback=fallback, threshold=threshold, method=router,
             persist_directory=Path(persist_directory or default_cache_dir()), client=client,
-            collection_name=collection_name, embeddings=embeddings, encoder=encoder)
+            collection_name=collection_name, embeddings=embeddings, encoder=encoder,
+            chroma_url=chroma_url)
         """Picks the expert of each question (see `comp_llm_graph.experts.routing`)."""
-        unmatched = sorted(set(experts or {}) - set(self.cards))
-        if unmatched:
-            raise ExpertCardError(
-                f"experts {', '.join(unmatched)} have no card among "
-                f"{', '.join(sorted(self.cards))}; add a card with that name, or use "
-                "ExpertRegistry.from_experts (experts described inline).")
+        self._experts: dict[str, Runnable] = {}
+        self._lock = threading.Lock()
+        self.use_experts(experts or {})
         for card in self.cards.values():
             if card.name not in (experts or {}):
                 backend_factory(card.backend, card)  # an unknown backend fails here, not mid-run
@@ -100,9 +102,6 @@ class ExpertRegistry:
         self.fallback = fallback
         self.router = router
         """The requested router: auto, similarity, learned or examples (`method` resolves it)."""
-        self._experts: dict[str, Runnable] = {
-            name: as_expert(self.cards[name], value) for name, value in (experts or {}).items()}
-        self._lock = threading.Lock()
 
     @classmethod
     def from_folders(
@@ -158,15 +157,24 @@ class ExpertRegistry:
     def use_experts(self, experts: Mapping[str, Any]) -> None:
         """Run these cards on the given objects (chat model, tool, Runnable or function).
 
+        The card describes each expert: a description or other card fields given with it are
+        refused rather than ignored.
+
         Raises:
-            ExpertCardError: a name that is not one of the cards.
+            ExpertCardError: a name that is not one of the cards, or card fields given.
         """
-        unmatched = sorted(set(experts) - set(self.cards))
+        unmatched = set(experts) - set(self.cards)
         if unmatched:
-            raise ExpertCardError(
-                f"experts {', '.join(unmatched)} have no card among {', '.join(self.names)}; "
-                "add a card with that name, or build the graph with experts= alone.")
-        wrapped = {name: as_expert(self.cards[name], value) for name, value in experts.items()}
+            raise unmatched_error(unmatched, self.cards)
+        objects = {}
+        for name, value in experts.items():
+            objects[name], fields = unpack(name, value)
+            if fields:
+                source = self.cards[name].source or "given"
+                raise ExpertCardError(
+                    f"expert {name!r} is described by its card ({source}); give the object "
+                    f"alone, not {', '.join(sorted(fields))}.")
+        wrapped = {name: as_expert(self.cards[name], obj) for name, obj in objects.items()}
         with self._lock:
             self._experts.update(wrapped)
 

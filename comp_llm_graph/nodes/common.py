@@ -1,7 +1,8 @@
-"""What the nodes share: reading a model's output, and showing sub-answers to the next model.
+"""What the nodes share: calling the planner, routing, reading a model's output, sub-answers.
 
-Kept in one place so the sub-query generator, the executor, the aggregator and the react loop
-read chat-model output the same way and show earlier answers in the same delimited form.
+Kept in one place so the sub-query generator, the reviewer, the executor, the aggregator and the
+react loop call the planner and the router, read chat-model output and show earlier answers the
+same way.
 """
 
 from __future__ import annotations
@@ -10,14 +11,19 @@ from collections.abc import Sequence
 from typing import Any
 
 from langchain_core.runnables import RunnableLambda
+from langgraph.errors import GraphBubbleUp
 
+from comp_llm_graph.errors import CompLLMError
 from comp_llm_graph.experts.registry import ExpertRegistry
 from comp_llm_graph.experts.routing import Route
 from comp_llm_graph.plan import PlannedSubQuery
 from comp_llm_graph.state import SubAnswer, SubQuery
 
-__all__ = ["PLANNER_CONFIG", "answer_block", "output_tokens", "route", "routed_sub_query",
-           "text_of"]
+__all__ = ["PLANNER_CONFIG", "answer_block", "call_planner", "output_tokens", "plan_view",
+           "route", "routed_sub_query", "share_context", "text_of"]
+
+PLAN_VIEW = ("id", "question", "depends_on", "expert")
+"""The fields of a sub-query shown in events and to a reviewer."""
 
 PLANNER_CONFIG = {"run_name": "planner", "tags": ["nostream", "comp_llm:planner"]}
 """The planner's runs (the plan, the react loop's decisions): named, and kept out of
@@ -64,3 +70,30 @@ async def route(registry: ExpertRegistry, questions: Sequence[str]) -> list[Rout
     runnable = RunnableLambda(registry.route, name="route")
     return await runnable.ainvoke(list(questions),
                                   config={"run_name": "route", "tags": ["comp_llm:route"]})
+
+
+def plan_view(plan: Sequence[SubQuery], keys: Sequence[str] = PLAN_VIEW) -> list[dict[str, Any]]:
+    """The plan as events and reviewers see it: each sub-query's `keys` only."""
+    return [{key: sub[key] for key in keys} for sub in plan]
+
+
+async def call_planner(planner: Any, messages: list[Any], **kwargs: Any
+                       ) -> tuple[Any, str | None]:
+    """The planner's output, or None and why it failed (named run, kept out of the chat view).
+
+    An interrupt and this package's setup errors (`CompLLMError`: a model not installed, over
+    the memory budget) are raised: they are LangGraph's to handle or say what to fix.
+    """
+    try:
+        return await planner.ainvoke(messages, config=PLANNER_CONFIG, **kwargs), None
+    except (GraphBubbleUp, CompLLMError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - recorded as the attempt's problem
+        return None, f"the planner failed: {type(exc).__name__}: {exc}"
+
+
+def share_context(plan: list[SubQuery], shared: str) -> None:
+    """Mark every sub-query to receive the query's material, when the query carries some."""
+    if shared:
+        for sub in plan:
+            sub["context"] = "shared"

@@ -18,6 +18,7 @@ from typing import Any, Literal, cast
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.errors import GraphBubbleUp
+from langgraph.runtime import Runtime
 from langgraph.types import Send
 
 from comp_llm_graph.experts.registry import ExpertRegistry
@@ -139,8 +140,8 @@ def make_execute_subquery(registry: ExpertRegistry):
 
     # The payload is typed as a plain mapping: annotated as `Branch`, LangGraph would add its
     # fields to the graph's state schema.
-    async def execute_subquery(payload: dict[str, Any], config: RunnableConfig
-                               ) -> dict[str, Any]:
+    async def execute_subquery(payload: dict[str, Any], config: RunnableConfig,
+                               runtime: Runtime) -> dict[str, Any]:
         branch = cast(Branch, payload)
         sub = branch["sub_query"]
         token = branch.get("token") or ""
@@ -152,6 +153,7 @@ def make_execute_subquery(registry: ExpertRegistry):
             priority=(-branch.get("priority", 0.0), branch.get("index", 0)),
             max_concurrency=branch.get("max_concurrency"),
             config=config,
+            invocation=runtime.control,
         ) as ticket:
             result = await _early_answer(token, sub["id"])
             if result is None:

@@ -21,7 +21,6 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import Runnable
-from langgraph.errors import GraphBubbleUp
 from langgraph.runtime import Runtime
 from langgraph.types import Overwrite
 
@@ -30,7 +29,14 @@ from comp_llm_graph.demonstrations import DEFAULT_K
 from comp_llm_graph.errors import CompLLMError, InvalidQueryError, PlanError, validate_query
 from comp_llm_graph.experts.registry import ExpertRegistry
 from comp_llm_graph.models import run_model
-from comp_llm_graph.nodes.common import PLANNER_CONFIG, output_tokens, route, routed_sub_query
+from comp_llm_graph.nodes.common import (
+    call_planner,
+    output_tokens,
+    plan_view,
+    route,
+    routed_sub_query,
+    share_context,
+)
 from comp_llm_graph.nodes.conversation import (
     Standalone,
     last_question,
@@ -124,13 +130,9 @@ async def make_plan(
     attempts: list[PlanAttempt] = []
     for attempt in range(2):
         pieces = {"on_piece": on_piece} if on_piece is not None and attempt == 0 else {}
-        try:
-            output = await planner.ainvoke(messages, config=PLANNER_CONFIG, **kwargs, **pieces)
-        except (GraphBubbleUp, CompLLMError):  # an interrupt; a setup error the user must fix
-            raise
-        except Exception as exc:  # noqa: BLE001 - recorded; asked again, then the fallback
-            attempts.append(_attempt("", [f"the planner failed: {type(exc).__name__}: {exc}"],
-                                     [], False, None))
+        output, failure = await call_planner(planner, messages, **kwargs, **pieces)
+        if failure is not None:  # recorded; asked again, then the fallback
+            attempts.append(_attempt("", [failure], [], False, None))
             continue
         tokens = output_tokens(output)
         stopped = (getattr(output, "response_metadata", None) or {}).get("stop_reason")
@@ -189,6 +191,7 @@ def make_generate_subqueries(planner: Runnable, registry: ExpertRegistry,
         started = time.time()
         turn, new_messages = _turn(state)
         model = run_model(context.planner_model, "planner", planner)
+        run_model(context.aggregator_model, "aggregator", None)  # a bad name fails now, not last
         query = turn.question
 
         if context.mode == "react" and not react:
@@ -226,9 +229,7 @@ def make_generate_subqueries(planner: Runnable, registry: ExpertRegistry,
         plan = [routed_sub_query(p, r) for p, r in zip(planned, routes, strict=True)]
         for sub, part in zip(plan, parts.parts, strict=False):
             sub["label"] = part.label
-        if parts.context:
-            for sub in plan:
-                sub["context"] = "shared"
+        share_context(plan, parts.context)
         if on_piece is not None:
             try:
                 planning["early_started"] = await EARLY_STARTS.settle(token, plan)
@@ -270,8 +271,7 @@ def _update(turn: Standalone, context: Context, started: float, plan: list[SubQu
     if turn.referent is not None:
         planning["condensed"] = {"asked": turn.asked, "referent": turn.referent}
     emit("plan", status=planning["status"], seconds=round(time.time() - started, 4),
-         plan=[{key: sub[key] for key in ("id", "question", "depends_on", "expert")}
-               for sub in plan])
+         plan=plan_view(plan))
     return {
         "messages": messages or [],
         "query": turn.question,
@@ -280,7 +280,7 @@ def _update(turn: Standalone, context: Context, started: float, plan: list[SubQu
         "react_finished": False,
         "schedule": context.schedule,
         "max_concurrency": context.max_concurrency,
-        "review": context.review_plan and context.mode in ("comp", "sequential"),
+        "review": context.review_plan,
         "run_started": started,
         "plan": plan,
         "planning": planning,

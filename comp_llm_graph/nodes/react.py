@@ -18,8 +18,8 @@ from comp_llm_graph.context import Context
 from comp_llm_graph.experts.registry import ExpertRegistry
 from comp_llm_graph.models import run_model
 from comp_llm_graph.nodes.common import (
-    PLANNER_CONFIG,
     answer_block,
+    call_planner,
     route,
     routed_sub_query,
     text_of,
@@ -63,8 +63,9 @@ def make_decide(planner: Runnable, registry: ExpertRegistry):
                 observations=f"Answers so far:\n{observations}\n" if plan else "")),
         ]
         kwargs = {"grammar": REACT_GRAMMAR} if getattr(model, "supports_grammar", False) else {}
-        raw = text_of(await model.ainvoke(messages, config=PLANNER_CONFIG, **kwargs))
-        question, problem = parse_decision(raw)
+        output, failure = await call_planner(model, messages, **kwargs)
+        raw = "" if output is None else text_of(output)
+        question, problem = (None, failure) if failure else parse_decision(raw)
         asked = {s["question"].strip().lower() for s in plan}
         repairs: list[str] = []
         if question is not None and question.strip().lower() in asked:

@@ -21,16 +21,24 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 from langgraph.types import Send, interrupt
 
+from comp_llm_graph._langgraph import has_checkpointer
 from comp_llm_graph.context import Context
-from comp_llm_graph.errors import PlanError
+from comp_llm_graph.errors import CompLLMError, PlanError
 from comp_llm_graph.experts.registry import ExpertRegistry
-from comp_llm_graph.nodes.common import route, routed_sub_query
+from comp_llm_graph.nodes.common import (
+    PLAN_VIEW,
+    plan_view,
+    route,
+    routed_sub_query,
+    share_context,
+)
 from comp_llm_graph.nodes.events import emit
 from comp_llm_graph.nodes.execute import dispatch
-from comp_llm_graph.plan import PlannedSubQuery, normalise_id, parse_plan, repair_plan
+from comp_llm_graph.plan import PlannedSubQuery, parse_plan, repair_plan
 from comp_llm_graph.plan_schema import plan_text
 from comp_llm_graph.state import Review, State, SubQuery
 
@@ -50,8 +58,7 @@ def review_request(state: State, problems: list[str] | None = None) -> dict[str,
     request: dict[str, Any] = {
         "kind": "plan_review",
         "query": state["query"],
-        "plan": [{key: sub[key] for key in ("id", "question", "depends_on", "expert", "score",
-                                            "routed_by")} for sub in state["plan"]],
+        "plan": plan_view(state["plan"], (*PLAN_VIEW, "score", "routed_by")),
         "resume_with": "true to run this plan, or the edited plan (a list of sub-queries with "
                        "id, question, depends_on and optionally expert)",
     }
@@ -63,9 +70,13 @@ def review_request(state: State, problems: list[str] | None = None) -> dict[str,
 def make_review_plan(registry: ExpertRegistry):
     """Build the `review_plan` node around the registry that routes edited sub-queries."""
 
-    async def review_plan(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+    async def review_plan(state: State, runtime: Runtime[Context],
+                          config: RunnableConfig) -> dict[str, Any]:
+        if not has_checkpointer(config):
+            raise CompLLMError(
+                "review_plan pauses the run until it is resumed, which needs a checkpointer: "
+                "build_graph(..., checkpointer=InMemorySaver()) (LangGraph Server has one).")
         context = runtime.context or Context()
-        started = time.time()
         rejected: list[list[str]] = []
         while True:
             answer = interrupt(review_request(state, rejected[-1] if rejected else None))
@@ -73,17 +84,15 @@ def make_review_plan(registry: ExpertRegistry):
                 plan, repairs = state["plan"], []
                 break
             try:
-                plan, repairs = await _edited(answer, state["plan"], registry,
-                                              context.max_subqueries)
+                plan, repairs = await _edited(answer, state, registry, context.max_subqueries)
                 break
             except PlanError as exc:
                 rejected.append(exc.problems)
-        edited = plan is not state["plan"]
+        edited = plan_view(plan) != plan_view(state["plan"])
+        planned_at = state.get("run_started", time.time()) + state["timings"].get("plan", 0.0)
         review = Review(edited=edited, repairs=repairs, rejected=rejected,
-                        seconds=round(time.time() - started, 4))
-        emit("plan_reviewed", edited=edited,
-             plan=[{key: sub[key] for key in ("id", "question", "depends_on", "expert")}
-                   for sub in plan])
+                        seconds=round(time.time() - planned_at, 4))
+        emit("plan_reviewed", edited=edited, plan=plan_view(plan))
         return {"plan": plan, "planning": {**state["planning"], "reviewed": review},
                 "timings": {"review": review["seconds"]}}
 
@@ -98,45 +107,39 @@ def _approves(answer: Any) -> bool:
     return answer is None or answer is True
 
 
-async def _edited(answer: Any, planned: list[SubQuery], registry: ExpertRegistry,
+async def _edited(answer: Any, state: State, registry: ExpertRegistry,
                   max_subqueries: int) -> tuple[list[SubQuery], list[str]]:
-    """The reviewer's plan, validated, repaired and routed; `PlanError` when it is not valid."""
+    """The reviewer's plan, validated, repaired and routed; `PlanError` when it is not valid.
+
+    The edit may name an expert per sub-query; an unchanged question keeps its routing (and the
+    label of the part it came from); any other is routed again. Every sub-query gets the
+    query's material when the query carries some.
+    """
     parsed, notes = parse_plan(plan_text(answer))
     repaired = repair_plan(parsed, max_subqueries=max_subqueries)
-    named = _named_experts(answer)
-    unknown = sorted({name for name in named.values() if name not in registry.cards})
+    unknown = sorted({p.expert for p in repaired.sub_queries
+                      if p.expert and p.expert not in registry.cards})
     if unknown:
         raise PlanError([f"unknown expert(s) {', '.join(unknown)}; the experts are "
                          f"{', '.join(registry.names)}"])
-    before = {sub["question"].strip(): sub for sub in planned}
+    before = {sub["question"].strip(): sub for sub in state["plan"]}
     to_route = [p for p in repaired.sub_queries
-                if p.id not in named and p.question.strip() not in before]
+                if not p.expert and p.question.strip() not in before]
     routes = dict(zip([p.id for p in to_route],
                       await route(registry, [p.question for p in to_route]) if to_route else [],
                       strict=True))
-    plan = [_sub_query(p, named, before, routes) for p in repaired.sub_queries]
+    plan = [_sub_query(p, before, routes) for p in repaired.sub_queries]
+    share_context(plan, state.get("shared_context", ""))
     return plan, notes + repaired.repairs
 
 
-def _sub_query(planned: PlannedSubQuery, named: dict[str, str], before: dict[str, SubQuery],
+def _sub_query(planned: PlannedSubQuery, before: dict[str, SubQuery],
                routes: dict[str, Any]) -> SubQuery:
     if planned.id in routes:
         return routed_sub_query(planned, routes[planned.id])
-    if planned.id in named:
+    if planned.expert:
         return SubQuery(id=planned.id, question=planned.question,
-                        depends_on=list(planned.depends_on), expert=named[planned.id],
+                        depends_on=list(planned.depends_on), expert=planned.expert,
                         score=0.0, candidates=[], routed_by="review")
     kept = before[planned.question.strip()]
     return SubQuery(**{**kept, "id": planned.id, "depends_on": list(planned.depends_on)})
-
-
-def _named_experts(answer: Any) -> dict[str, str]:
-    """Sub-query id -> the expert the reviewer named for it (items given as dicts)."""
-    if hasattr(answer, "model_dump"):
-        answer = answer.model_dump()
-    items = answer.get("subqueries") or answer.get("plan") if isinstance(answer, dict) else answer
-    named: dict[str, str] = {}
-    for item in items if isinstance(items, list) else []:
-        if isinstance(item, dict) and item.get("expert") and item.get("id") is not None:
-            named[normalise_id(item["id"])] = str(item["expert"])
-    return named

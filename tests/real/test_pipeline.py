@@ -361,7 +361,7 @@ def test_langgraph_dev_serves_the_graph(tmp_path):
                 await client.assistants.delete(made["assistant_id"])
             return "the run did not fail"
 
-        assert "planner_model names a model: smollm2 or gemma3" in asyncio.run(bad_assistant())
+        assert "planner_model names a model: gemma3 or smollm2" in asyncio.run(bad_assistant())
         paused, output, drawing, baselines = asyncio.run(review())
         request = paused["interrupts"][0]["value"] if paused.get("interrupts") else (
             paused["tasks"][0]["interrupts"][0]["value"])

@@ -11,7 +11,7 @@ from langchain_core.tools import tool
 
 from comp_llm_graph import Context, build_graph
 from comp_llm_graph.errors import CompLLMError, ExpertCardError
-from comp_llm_graph.experts import ExpertRegistry
+from comp_llm_graph.experts import DEFAULT_PACK, ExpertRegistry, load_cards
 from comp_llm_graph.plan_schema import Plan, PlanStep
 from tests.fakes import CARDS, KeywordEmbeddings, ephemeral_client, fake_registry, planner
 
@@ -137,7 +137,7 @@ async def test_the_output_is_narrow_and_the_branch_payload_is_not_state():
 async def test_models_named_per_run_are_checked_and_used(monkeypatch):
     from comp_llm_graph import models
 
-    with pytest.raises(ValueError, match="planner_model names a model: smollm2 or gemma3"):
+    with pytest.raises(ValueError, match="planner_model names a model: gemma3 or smollm2"):
         Context(planner_model="gpt")
     with pytest.raises(ValueError, match="gemma3 plans only"):
         Context(aggregator_model="gemma3")
@@ -172,3 +172,16 @@ async def test_react_mode_needs_the_baselines():
     assert "decide" not in graph.nodes
     assert "decide" in build_graph(planner=planner(TWO), registry=fake_registry(),
                                    aggregator=planner("FINAL"), baselines=True).nodes
+
+
+def test_a_pack_card_takes_the_fields_given_with_the_expert_and_a_registry_refuses_them():
+    registry = ExpertRegistry.from_experts(
+        {"math": {"runnable": lambda payload: "7", "system_prompt": "Be exact.",
+                  "max_concurrency": 2},
+         "generalist": lambda payload: "x"}, **_index())
+    math = registry.cards["math"]
+    assert math.system_prompt == "Be exact." and math.max_concurrency == 2
+    assert math.description == next(c for c in load_cards(DEFAULT_PACK)
+                                    if c.name == "math").description
+    with pytest.raises(ExpertCardError, match="described by its card"):
+        fake_registry().use_experts({"math": (calculator, "sums of numbers and more")})

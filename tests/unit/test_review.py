@@ -11,6 +11,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command, interrupt
 
 from comp_llm_graph import Context, build_graph
+from comp_llm_graph.errors import CompLLMError
 from comp_llm_graph.plan_schema import Plan, PlanStep
 from tests.fakes import fake_registry, planner
 
@@ -126,18 +127,70 @@ def _asking_geography(asked: list[str]):
     return experts
 
 
-@pytest.mark.parametrize("context", [Context(), Context(schedule="waves"),
-                                     Context(mode="sequential"), Context(max_concurrency=1)])
-async def test_an_interrupt_inside_an_expert_resumes_without_hanging(context):
+@pytest.mark.parametrize(("context", "limit"), [
+    (Context(), None), (Context(schedule="waves"), None), (Context(mode="sequential"), None),
+    (Context(max_concurrency=1), None), (Context(), 1), (Context(), 2)])
+async def test_an_interrupt_inside_an_expert_resumes_without_hanging(context, limit):
     asked: list[str] = []
     graph = _graph(CHAIN, asked, experts=_asking_geography(asked))
+    config = {**CONFIG, "max_concurrency": limit}  # LangGraph's own limit on tasks at once
     paused = await asyncio.wait_for(graph.ainvoke({"query": "Peru, 3 plus 4, its empire?"},
-                                                  CONFIG, context=context), 10)
+                                                  config, context=context), 10)
     assert paused["__interrupt__"][0].value == "May I answer 'What is the capital of Peru?'?"
     assert not any(line.startswith("history") for line in asked)  # q3 waits for q1
-    state = await asyncio.wait_for(graph.ainvoke(Command(resume="yes"), CONFIG,
+    state = await asyncio.wait_for(graph.ainvoke(Command(resume="yes"), config,
                                                  context=context), 10)
     assert sorted(state["answers"]) == ["q1", "q2", "q3"]
     assert "geography (yes): What is the capital of Peru?" in asked
     assert "history: When did the empire of Lima fall?" in asked
     assert asked.count("math: What is 3 plus 4?") == 1  # the finished sibling is not re-run
+
+
+@pytest.mark.parametrize("edit", [
+    [{"question": "What is 3 plus 4?", "Expert": "history"}],  # no id, key in capitals
+    {"sub_queries": [{"id": 1, "question": "What is 3 plus 4?", "expert": "history"}]},
+    Plan(subqueries=[PlanStep(id="q1", question="What is 3 plus 4?", expert="history")]),
+])
+async def test_an_expert_named_in_any_form_of_edit_is_kept(edit):
+    graph = _graph(TWO, [])
+    await graph.ainvoke({"query": "Capital of Peru, and 3 plus 4?"}, CONFIG,
+                        context=Context(review_plan=True))
+    state = await graph.ainvoke(Command(resume=edit), CONFIG, context=Context(review_plan=True))
+    assert [(s["expert"], s["routed_by"]) for s in state["plan"]] == [("history", "review")]
+
+
+async def test_the_same_plan_sent_back_is_not_an_edit_and_material_stays_shared():
+    graph = _graph(TWO, [])
+    query = ("Passage: Lima is the capital of Peru.\n\nQuestion: What is the capital of Peru, "
+             "and what is 3 plus 4?")
+    paused = await graph.ainvoke({"query": query}, CONFIG, context=Context(review_plan=True))
+    same = [{k: s[k] for k in ("id", "question", "depends_on")}
+            for s in paused["__interrupt__"][0].value["plan"]]
+    state = await graph.ainvoke(Command(resume=[*same, {"id": "q9", "question": "Who am I?"}]),
+                                CONFIG, context=Context(review_plan=True))
+    assert state["planning"]["reviewed"]["edited"] is True
+    assert all(s.get("context") == "shared" for s in state["plan"])  # the new one too
+    await graph.ainvoke({"query": query}, CONFIG, context=Context(review_plan=True))
+    state = await graph.ainvoke(Command(resume=same), CONFIG, context=Context(review_plan=True))
+    assert state["planning"]["reviewed"]["edited"] is False
+
+
+async def test_review_needs_a_checkpointer_and_a_plan():
+    graph = build_graph(planner=planner(TWO), registry=fake_registry(),
+                        aggregator=planner("FINAL"))
+    with pytest.raises(CompLLMError, match="needs a checkpointer"):
+        await graph.ainvoke({"query": "Capital of Peru?"}, context=Context(review_plan=True))
+    with pytest.raises(ValueError, match="use mode comp or sequential"):
+        Context(review_plan=True, mode="monolithic")
+
+
+async def test_a_failing_planner_in_the_react_loop_is_recorded_not_raised():
+    def broken(messages):
+        raise ConnectionError("planner server down")
+
+    graph = build_graph(planner=RunnableLambda(broken), registry=fake_registry(),
+                        aggregator=planner("FINAL"), baselines=True)
+    state = await graph.ainvoke({"query": "What is 3 plus 4?"}, context=Context(mode="react"))
+    problems = [a["problems"] for a in state["planning"]["attempts"]]
+    assert problems[0] == ["the planner failed: ConnectionError: planner server down"]
+    assert state["plan"][0]["question"] == "What is 3 plus 4?"  # the whole query was asked

@@ -38,7 +38,7 @@ class Router:
     def __init__(self, cards: Mapping[str, ExpertCard], *, fallback: str, threshold: float,
                  method: str, persist_directory: Path, client: Any = None,
                  collection_name: str, embeddings: Embeddings | None = None,
-                 encoder: Any = None):
+                 encoder: Any = None, chroma_url: str | None = None):
         """A router over `cards` (see `ExpertRegistry` for the arguments)."""
         if method not in ROUTERS:
             raise ValueError(f"router must be one of {', '.join(ROUTERS)}; got {method!r}")
@@ -48,7 +48,7 @@ class Router:
         self.fallback = fallback
         self.threshold = threshold
         self.requested = method
-        self.store = ChromaStore(persist_directory, client)
+        self.store = ChromaStore(persist_directory, client, chroma_url)
         self.index = CardIndex(cards, self.store, collection_name, embeddings)
         self.key = router_key({name: card.fingerprint() for name, card in cards.items()},
                               fallback)

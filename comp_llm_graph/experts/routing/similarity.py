@@ -50,7 +50,7 @@ class CardIndex:
         self._embeddings = embeddings
         self._collection: Any = None
         self._lock = threading.Lock()
-        self._sync_lock = threading.RLock()
+        self._sync_lock = threading.RLock()  # `sync` inside a route's check: re-entered
         self._synced = False
         self.sync_stats: dict[str, int] = {}
         """What the last `sync` did: cards `embedded` and `reused`."""
@@ -106,7 +106,9 @@ class CardIndex:
               fallback: str) -> list[Route]:
         """Route by the best similarity to each card's description and examples."""
         if not self._synced:
-            self.sync()
+            with self._sync_lock:  # the first routes at once: one syncs, the others wait
+                if not self._synced:
+                    self.sync()
         names = sorted(self.cards)
         vectors = self.embeddings.embed_documents(list(questions))
         per_expert = max(len(c.routing_texts()) for c in self.cards.values())
