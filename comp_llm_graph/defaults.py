@@ -11,36 +11,16 @@ from typing import Any
 from langchain_core.runnables import Runnable
 
 from comp_llm_graph.experts.registry import ExpertRegistry
-from comp_llm_graph.models import PLANNERS
+from comp_llm_graph.models import (
+    AGGREGATOR_MAX_NEW_TOKENS,
+    DEFAULT_PLANNER,
+    PLANNER_MAX_NEW_TOKENS,
+    PLANNERS,
+    embedded_planner,
+)
 
 __all__ = ["AGGREGATOR_MAX_NEW_TOKENS", "DEFAULT_PLANNER", "PLANNERS", "PLANNER_MAX_NEW_TOKENS",
            "default_components", "embedded_planner"]
-
-PLANNER_MAX_NEW_TOKENS = 320
-"""Generation limit of the default planner (a plan of 5 sub-queries fits)."""
-AGGREGATOR_MAX_NEW_TOKENS = 128
-"""Generation limit of the default aggregator."""
-DEFAULT_PLANNER = "smollm2"
-"""The embedded planner used unless another is named. Gemma 3 scores better in `eval planning`
-but writes false dependencies into compound questions ("What is 15% of {q1}?" after "What is
-the capital of France?"), which corrupts the answer (README "Planner demonstrations")."""
-
-
-def embedded_planner(name: str = DEFAULT_PLANNER, *, grammar: bool = True) -> Runnable:
-    """One of `PLANNERS`, not loaded yet; `grammar`: constrain SmolLM2 to the plan grammar.
-
-    Raises:
-        ValueError: an unknown name.
-    """
-    if name == "gemma3":
-        from comp_llm_graph.runtimes.completion_planner import gemma3_planner
-
-        return gemma3_planner(PLANNER_MAX_NEW_TOKENS)
-    if name == "smollm2":
-        from comp_llm_graph.runtimes.llamacpp import smollm2
-
-        return smollm2(PLANNER_MAX_NEW_TOKENS, plan_grammar=grammar)
-    raise ValueError(f"unknown planner {name!r}: use {' or '.join(PLANNERS)}")
 
 
 def default_components(

@@ -8,6 +8,7 @@ import json
 import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -69,6 +70,9 @@ def ask(
         "--review-plan", help="Show the plan and ask before running it: run, edit it in "
                               "$EDITOR (JSON), or stop.")
     ] = False,
+    draw: Annotated[Path | None, typer.Option(
+        help="Draw the plan: a PNG here (matplotlib) and its Mermaid text beside it (.mmd).")
+    ] = None,
     checkpoint: Annotated[str | None, typer.Option(
         help="Keep the run's state here: memory, sqlite:///PATH or postgresql://... "
              f"(default: ${CHECKPOINT_ENV}, else none).", envvar=CHECKPOINT_ENV)] = None,
@@ -106,6 +110,8 @@ def ask(
     doc["timings"]["wall"] = round(time.time() - started, 4)
     if thread or checkpoint:
         doc["thread_id"] = state["_thread_id"]
+    if draw is not None:
+        _draw(state, draw)
     if as_json:
         print(json.dumps(doc, indent=2, ensure_ascii=False))
         return
@@ -115,6 +121,17 @@ def ask(
         print_human(doc)
     if checkpoint:
         err.print(f"thread: {state['_thread_id']} (continue with --thread)", style="dim")
+
+
+def _draw(state: dict[str, Any], path: Path) -> None:
+    from comp_llm_graph.drawing import draw_plan, plan_mermaid
+
+    try:
+        path.with_suffix(".mmd").write_text(plan_mermaid(state))
+        draw_plan(state, path)
+    except OSError as exc:
+        fail(CompLLMError(f"cannot write the drawing: {exc}"))
+    err.print(f"plan drawn: {path} and {path.with_suffix('.mmd')}", style="dim")
 
 
 def _check_options(query: str | None, stream: bool, as_json: bool, review_plan: bool,

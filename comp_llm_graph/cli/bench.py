@@ -15,7 +15,8 @@ from comp_llm_graph.cli.render import fail, out, print_bench, progress_bar
 def bench(
     parts: Annotated[
         list[str] | None,
-        typer.Argument(help="Any of: scheduler, overhead, batching, models (default: all)."),
+        typer.Argument(help="Any of: scheduler, overhead, batching, models, fleet "
+                            "(default: all)."),
     ] = None,
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Write the results as JSON here.")
@@ -25,16 +26,21 @@ def bench(
     ] = Path("bench-timeline.png"),
     dags: Annotated[int, typer.Option(help="Random DAGs in the scheduler suite.")] = 30,
     seed: Annotated[int, typer.Option(help="Seed of the random DAGs.")] = 0,
+    queries: Annotated[int, typer.Option(
+        help="Concurrent queries per replica count in the fleet part.")] = 100,
+    fleet_plot: Annotated[Path, typer.Option(
+        help="Throughput and p95 latency against replicas (PNG), when the fleet part ran.")
+    ] = Path("bench-fleet.png"),
 ) -> None:
-    """Measure the executor: scheduler suite, overhead, batching, real models."""
+    """Measure the executor: scheduler suite, overhead, batching, real models, expert fleets."""
     from comp_llm_graph.evaluation.bench import PARTS, run_bench
 
     chosen = list(parts or PARTS)
     unknown = [p for p in chosen if p not in PARTS]
     if unknown:
         fail(ValueError(f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}"))
-    if dags < 1:
-        fail(ValueError(f"--dags must be at least 1; got {dags}"))
+    if dags < 1 or queries < 1:
+        fail(ValueError(f"--dags and --queries must be at least 1; got {dags}, {queries}"))
     with progress_bar() as bar:
 
         def progress(description: str, total: int):
@@ -42,10 +48,14 @@ def bench(
             return lambda: bar.advance(task)
 
         results = asyncio.run(run_bench(chosen, n_dags=dags, seed=seed, timeline=timeline,
-                                        progress=progress))
+                                        fleet_queries=queries, progress=progress))
     print_bench(results)
     if json_path:
         json_path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
         out.print(f"[dim]results: {json_path}[/dim]")
     if "timeline" in results:
         out.print(f"[dim]timeline: {results['timeline']}[/dim]")
+    if "fleet" in results:
+        from comp_llm_graph.evaluation.reports import plot_fleet
+
+        out.print(f"[dim]fleet plot: {plot_fleet(results['fleet'], fleet_plot)}[/dim]")

@@ -179,6 +179,8 @@ def print_bench(results: dict[str, Any]) -> None:
                   f"{b['one_by_one_tokens_per_s']:.1f} one by one = "
                   f"{b['throughput_ratio']:.2f}x; one stream "
                   f"{b.get('one_stream_tokens_per_s', 0):.1f} tokens/s")
+    if "fleet" in results:
+        print_fleet(results["fleet"])
     if "models" in results:
         table = Table(title="Default pack on SmolLM2", title_justify="left")
         for column in ("mode", "median wall s", "total wall s", "expert tokens/s"):
@@ -192,3 +194,24 @@ def print_bench(results: dict[str, Any]) -> None:
             out.print(f"comp (start as ready, batched) / sequential "
                       f"{ratios['comp_over_sequential']:.2f}, / monolithic "
                       f"{ratios['comp_over_monolithic']:.2f} (total wall time)")
+
+
+def print_fleet(results: dict[str, Any]) -> None:
+    """`bench fleet`: throughput and latency per replica count, and the unsaturated overhead."""
+    table = Table(title=f"Expert fleet: {results['queries']} concurrent queries, "
+                        f"{results['calls_per_query']} calls each, {results['per_token_ms']} "
+                        f"ms/token, {results['slots_per_replica']} slot(s) per replica",
+                  title_justify="left")
+    for column in ("replicas", "queries/s", "p50 s", "p95 s", "makespan/critical path p50",
+                   "p95", "errors"):
+        table.add_column(column)
+    rows = [(name, row) for name, row in results["replicas"].items()]
+    rows.append(("4, one query at a time", results["unsaturated"]))
+    for name, row in rows:
+        table.add_row(name, f"{row['throughput_qps']:.2f}", f"{row['latency_p50_s']:.2f}",
+                      f"{row['latency_p95_s']:.2f}",
+                      f"{row['makespan_over_critical_path_p50']:.2f}",
+                      f"{row['makespan_over_critical_path_p95']:.2f}", str(row["errors"]))
+    out.print(table)
+    if "throughput_ratio_4_vs_1" in results:
+        out.print(f"throughput at 4 replicas / 1: {results['throughput_ratio_4_vs_1']:.2f}x")

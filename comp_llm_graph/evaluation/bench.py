@@ -40,7 +40,7 @@ from comp_llm_graph.scheduler import critical_path
 
 __all__ = ["PARTS", "random_dag", "run_bench"]
 
-PARTS: tuple[str, ...] = ("scheduler", "overhead", "batching", "models")
+PARTS: tuple[str, ...] = ("scheduler", "overhead", "batching", "models", "fleet")
 SIM_EXPERTS = ("sim_a", "sim_b", "sim_c")
 MODEL_QUESTIONS = [
     "What is the capital of France, and what is 15% of 240?",
@@ -341,7 +341,7 @@ async def bench_models(questions: Sequence[str] = MODEL_QUESTIONS,
 
 
 async def run_bench(parts: Sequence[str] = PARTS, *, n_dags: int = 30, seed: int = 0,
-                    timeline: str | Path | None = None,
+                    timeline: str | Path | None = None, fleet_queries: int = 100,
                     progress: Progress = _no_progress) -> dict[str, Any]:
     """Run the named parts; returns one JSON-ready document (and writes the timeline PNG)."""
     unknown = [p for p in parts if p not in PARTS]
@@ -360,6 +360,10 @@ async def run_bench(parts: Sequence[str] = PARTS, *, n_dags: int = 30, seed: int
     if "models" in parts:
         results["models"], states = await bench_models(progress=progress)
         example = (states, f"SmolLM2 default pack: {MODEL_QUESTIONS[0]}")
+    if "fleet" in parts:
+        from comp_llm_graph.evaluation.fleet import bench_fleet
+
+        results["fleet"] = await bench_fleet(fleet_queries, seed=seed, progress=progress)
     if timeline and example:
         results["timeline"] = str(plot_timeline(example[0], timeline, example[1]))
     return results

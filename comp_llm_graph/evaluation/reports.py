@@ -1,4 +1,4 @@
-"""Drawn reports of evaluation runs: the timeline of a run's sub-queries as a Gantt chart.
+"""Drawn reports of evaluation runs: a run's timeline (Gantt chart), fleet throughput.
 
 Kept apart from the measurements so that `matplotlib` is needed (and imported) only when a
 picture is asked for; `comp_llm_graph.evaluation.bench` calls `plot_timeline` for its
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["plot_timeline"]
+__all__ = ["plot_fleet", "plot_timeline"]
 
 
 def plot_timeline(states: dict[str, dict], path: str | Path, title: str) -> Path:
@@ -40,6 +40,35 @@ def plot_timeline(states: dict[str, dict], path: str | Path, title: str) -> Path
     handles = [plt.Rectangle((0, 0), 1, 1, color=colours[e]) for e in experts]
     fig.legend(handles, experts, loc="upper right", fontsize="small")
     fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_fleet(results: dict, path: str | Path) -> Path:
+    """`bench fleet`: throughput and p95 latency against the number of replicas."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    counts = sorted(results["replicas"], key=int)
+    throughput = [results["replicas"][n]["throughput_qps"] for n in counts]
+    p95 = [results["replicas"][n]["latency_p95_s"] for n in counts]
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    ax.plot([int(n) for n in counts], throughput, "o-", label="queries/s")
+    ideal = [throughput[0] * int(n) / int(counts[0]) for n in counts]
+    ax.plot([int(n) for n in counts], ideal, ":", color="grey", label="linear")
+    ax.set_xlabel("replicas of the expert")
+    ax.set_ylabel("queries/s")
+    ax.set_xticks([int(n) for n in counts])
+    right = ax.twinx()
+    right.plot([int(n) for n in counts], p95, "s--", color="tab:red", label="p95 latency s")
+    right.set_ylabel("p95 latency (s)")
+    fig.legend(loc="upper center", fontsize="small", ncol=3)
+    ax.set_title(f"{results['queries']} concurrent queries", fontsize="small", loc="left")
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110)

@@ -16,6 +16,17 @@ options: {base_url: http://127.0.0.1:8000/v1, model: Qwen/Qwen2.5-7B-Instruct,
           api_key_env: MY_SERVER_KEY, max_tokens: 256, temperature: 0}
 ```
 
+or, for replicas of one model (the least busy answers; a failed call is retried on another):
+
+```yaml
+backend: openai
+options:
+  model: Qwen/Qwen2.5-7B-Instruct
+  endpoints:
+    - {base_url: http://10.0.0.1:8000/v1, max_concurrency: 8, timeout: 30}
+    - {base_url: http://10.0.0.2:8000/v1, max_concurrency: 8, timeout: 30}
+```
+
 (`comp_llm_graph.runtimes.openai_compat.OpenAIOptions` lists the options; it needs
 `pip install 'comp-llm-graph[openai]'`).
 """
@@ -137,14 +148,15 @@ def openai_options(card: ExpertCard) -> OpenAIOptions:
         parsed = OpenAIOptions(**options)
     except ValidationError as exc:
         problems = "; ".join(
-            f"options.{'.'.join(str(p) for p in err['loc'])}: "
-            + ("missing" if err["type"] == "missing" else err["msg"])
+            ".".join(["options", *(str(p) for p in err["loc"])]) + ": "
+            + ("missing" if err["type"] == "missing" else err["msg"].removeprefix("Value error, "))
             for err in exc.errors()
         )
         raise ExpertCardError(
             f"{where}: invalid options for backend openai: {problems}. It needs at least "
-            "options: {base_url: http://HOST:PORT/v1, model: NAME}; it also reads api_key_env, "
-            "max_tokens, temperature, timeout and max_retries."
+            "options: {base_url: http://HOST:PORT/v1, model: NAME}, or endpoints: [{base_url, "
+            "max_concurrency, timeout}, ...] for replicas of the model; it also reads "
+            "api_key_env, max_tokens, temperature, timeout and max_retries."
         ) from exc
     if not langchain_openai_installed():
         raise ModelNotInstalledError(

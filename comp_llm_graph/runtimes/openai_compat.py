@@ -13,12 +13,13 @@ import importlib.util
 import os
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from comp_llm_graph.errors import ModelNotInstalledError
 
 __all__ = [
     "DEFAULT_MAX_TOKENS",
+    "Endpoint",
     "INSTALL_HINT",
     "PLACEHOLDER_API_KEY",
     "OpenAIOptions",
@@ -34,14 +35,31 @@ INSTALL_HINT = "pip install 'comp-llm-graph[openai]' (or: pip install langchain-
 """How to install the client."""
 
 
+class Endpoint(BaseModel):
+    """One replica of the served model (an entry of `OpenAIOptions.endpoints`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_url: str = Field(pattern=r"^https?://\S+$")
+    """The replica's API root, e.g. `http://10.0.0.2:8000/v1`."""
+    max_concurrency: int | None = Field(default=None, ge=1)
+    """Most calls in flight on this replica (None: no limit); more wait for a free replica."""
+    timeout: float | None = Field(default=None, gt=0)
+    """Seconds one call may take here before it is retried on another replica (None: the
+    card's `timeout`)."""
+
+
 class OpenAIOptions(BaseModel):
     """How to reach an OpenAI-compatible chat endpoint (an `openai` expert card's `options`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    base_url: str = Field(pattern=r"^https?://\S+$")
+    base_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
     """The API root, e.g. `http://127.0.0.1:8000/v1` (vLLM) or `http://127.0.0.1:11434/v1`
-    (Ollama)."""
+    (Ollama). Give it, or `endpoints`."""
+    endpoints: list[Endpoint] | None = Field(default=None, min_length=1)
+    """Replicas of the same model instead of one `base_url`: calls go to the least busy, and a
+    failed or timed-out call is retried on another (`comp_llm_graph.runtimes.replicas`)."""
     model: str = Field(min_length=1)
     """The model name the server serves, e.g. `Qwen/Qwen2.5-7B-Instruct`."""
     api_key_env: str | None = Field(default=None, min_length=1)
@@ -59,17 +77,36 @@ class OpenAIOptions(BaseModel):
     max_retries: int = Field(default=2, ge=0)
     """Retries of a failed request (connection errors, 429, 5xx)."""
 
+    @model_validator(mode="after")
+    def _one_address(self) -> OpenAIOptions:
+        if (self.base_url is None) == (self.endpoints is None):
+            raise ValueError("give base_url (one server) or endpoints (replicas), not both")
+        return self
+
     def api_key(self) -> str:
         """The key from `api_key_env`, or the placeholder if it is not configured or unset."""
         key = os.environ.get(self.api_key_env) if self.api_key_env else None
         return key or PLACEHOLDER_API_KEY
 
     def chat_model(self) -> Any:
-        """A `ChatOpenAI` on these settings (nothing is sent until the first call).
+        """A `ChatOpenAI` on these settings, or a `ReplicaPool` of one per endpoint.
+
+        Nothing is sent until the first call.
 
         Raises:
             ModelNotInstalledError: `langchain-openai` is not installed.
         """
+        if self.endpoints:
+            from comp_llm_graph.runtimes.replicas import ReplicaPool
+
+            # Each replica tries once: the pool retries a failed call on another replica.
+            return ReplicaPool(
+                replicas=[self.model_copy(update={"base_url": e.base_url, "endpoints": None,
+                                                  "max_retries": 0}).chat_model()
+                          for e in self.endpoints],
+                names=[e.base_url for e in self.endpoints],
+                limits=[e.max_concurrency for e in self.endpoints],
+                timeouts=[e.timeout or self.timeout for e in self.endpoints])
         try:
             from langchain_openai import ChatOpenAI
         except ImportError as exc:

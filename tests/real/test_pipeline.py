@@ -175,11 +175,14 @@ async def test_react_mode_on_the_real_models(tmp_path):
 def test_cli_ask_json_on_the_real_models(tmp_path):
     query = "What is the capital of France, and what is 15% of 240?"
     proc = subprocess.run(
-        [CLI, "ask", "--json", "--cache-dir", str(tmp_path), query],
+        [CLI, "ask", "--json", "--cache-dir", str(tmp_path), "--draw", str(tmp_path / "plan.png"),
+         query],
         capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     doc = json.loads(proc.stdout)
+    assert (tmp_path / "plan.png").read_bytes()[:4] == b"\x89PNG"
+    assert all(sub["id"] in (tmp_path / "plan.mmd").read_text() for sub in doc["plan"])
     assert doc["query"] == query
     assert doc["planning"]["status"] in {"valid", "repaired", "replanned", "fallback"}
     ids = [sub["id"] for sub in doc["plan"]]

@@ -47,7 +47,9 @@ def chat_model_of(expert):
 
 
 @pytest.mark.parametrize(("options", "field"), [
-    ({"model": "m"}, "options.base_url: missing"),
+    ({"model": "m"}, "options: give base_url (one server) or endpoints (replicas), not both"),
+    ({"model": "m", "endpoints": [{"base_url": "http://h/v1", "slots": 2}]},
+     "options.endpoints.0.slots"),
     ({"base_url": "http://127.0.0.1:8000/v1"}, "options.model: missing"),
     ({"base_url": "127.0.0.1:8000/v1", "model": "m"}, "options.base_url"),
     ({"base_url": "http://h/v1", "model": "m", "max_new_tokens": 9}, "options.max_new_tokens"),
@@ -68,7 +70,7 @@ def test_sympy_card_with_openai_fallback_checks_the_fallback_options(tmp_path):
     """A sympy card hands its options to its fallback; bad ones fail at build, not mid-run."""
     body = CARD.replace("backend: openai", "backend: sympy")
     path = write_card(tmp_path, {"fallback_backend": "openai", "model": "m"}, body)
-    with pytest.raises(ExpertCardError, match="options.base_url: missing"):
+    with pytest.raises(ExpertCardError, match="give base_url \(one server\) or endpoints"):
         registry_of(load_card(path))
     ok = write_card(tmp_path, {"fallback_backend": "openai", "model": "m",
                                "base_url": "http://127.0.0.1:9/v1"}, body)
