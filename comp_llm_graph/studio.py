@@ -1,7 +1,8 @@
 """What `langgraph.json` serves to LangGraph Studio / `langgraph dev` / LangGraph Server.
 
-- `graph` (`comp_llm`): the three stages alone, as Studio draws them: sub-query generator,
-  plan review, executor branches, response aggregator;
+- `graph` (`comp_llm`): the paper's three stages and nothing else, as Studio draws them:
+  sub-query generator (with its optional plan review), executor branches and their join,
+  response aggregator;
 - `baselines` (`comp_llm_baselines`): the same graph with the react loop's `decide` node, for
   comparing `mode="react"` (and `sequential`, `monolithic`, which both graphs run) in Studio.
 

@@ -21,6 +21,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.real)
 
 
+@pytest.fixture(autouse=True)
+def _no_deployment_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test starts without the deployment variables (a Chroma server, a checkpoint URL),
+    whatever the shell or an earlier in-process CLI call set; each is restored afterwards."""
+    for name in ("COMP_LLM_CHROMA_URL", "COMP_LLM_CHROMA_TOKEN", "COMP_LLM_CHECKPOINT"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def keyword_embeddings() -> KeywordEmbeddings:
     return KeywordEmbeddings()

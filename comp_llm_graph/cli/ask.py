@@ -101,8 +101,8 @@ def ask(
         components = build_components(experts, cache_dir, router, planner_url, planner_model,
                                       api_key_env, planner)
         started = time.time()
-        state = asyncio.run(_answer(components, text, context, checkpoint, thread,
-                                    "review" if review_plan else "stream" if stream else ""))
+        how = "review" if review_plan else "stream" if stream else "quiet" if as_json else ""
+        state = asyncio.run(_answer(components, text, context, checkpoint, thread, how))
     except (CompLLMError, ValueError) as exc:
         fail(exc)
     streamed = state.pop("_streamed", "")
@@ -176,7 +176,10 @@ async def _answer(components: dict[str, Any], text: str | None, context: Context
             from comp_llm_graph.cli.live import stream_answer
 
             state = await stream_answer(graph, inputs, context, config)
+        elif how == "quiet":  # --json: nothing but the document
+            state = await graph.ainvoke(inputs, config, context=context)
         else:
-            with err.status("Answering (models load on first use)...", spinner="dots"):
-                state = await graph.ainvoke(inputs, config, context=context)
+            from comp_llm_graph.cli.live import answer_with_progress
+
+            state = await answer_with_progress(graph, inputs, context, config)
     return {**state, "_thread_id": config["configurable"]["thread_id"]}

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from comp_llm_graph.cli.render import fail, out
+from comp_llm_graph.cli.render import err, fail, out
 from comp_llm_graph.errors import CompLLMError
 
 __all__ = ["demonstrations"]
@@ -21,7 +21,9 @@ def demonstrations(
     from comp_llm_graph.demonstrations import PlanDemonstrations
 
     try:
-        bank = PlanDemonstrations.build(data)
+        with err.status("Embedding the train-split decompositions (about a minute)...",
+                        spinner="dots"):
+            bank = PlanDemonstrations.build(data)
     except CompLLMError as exc:
         fail(exc)
     out.print(f"{len(bank)} plan demonstrations in the cache; the planner now sees the "

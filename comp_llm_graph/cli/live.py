@@ -1,4 +1,6 @@
-"""`comp-llm ask --stream`: the plan, each sub-answer and the final answer's tokens as they come.
+"""`comp-llm ask` as it runs: streamed output, or a spinner saying which step the run is at.
+
+`--stream` prints the plan, each sub-answer and the final answer's tokens as they come.
 
 The graph runs with LangGraph's `updates` stream (the plan when the sub-query generator is done,
 each executor branch when it is) and `messages` stream (the aggregator's tokens as the engine
@@ -47,4 +49,32 @@ async def stream_answer(graph: Any, inputs: dict[str, Any] | None, context: Any,
     if streamed:
         out.print()
     state["_streamed"] = "".join(streamed)
+    return state
+
+
+async def answer_with_progress(graph: Any, inputs: dict[str, Any] | None, context: Any,
+                               config: dict[str, Any]) -> dict[str, Any]:
+    """Run the graph under a spinner on stderr that says which step it is at (its events)."""
+    from comp_llm_graph.cli.render import err
+
+    state: dict[str, Any] = {}
+    running: dict[str, str] = {}
+    with err.status("Planning (models load on first use)...", spinner="dots") as status:
+        async for mode, payload in graph.astream(inputs, config, context=context,
+                                                 stream_mode=["custom", "values"]):
+            if mode == "values":
+                state = payload
+                continue
+            event = payload.get("event")
+            if event == "subquery_started":
+                running[payload["id"]] = payload["expert"]
+            elif event == "subquery_finished":
+                running.pop(payload["id"], None)
+            elif event == "plan":
+                status.update(f"Planned {len(payload['plan'])} sub-queries; running them...")
+                continue
+            if running:
+                status.update("Running " + ", ".join(f"{i} [{e}]" for i, e in running.items()))
+            elif event in ("subquery_finished", "aggregation"):
+                status.update("Writing the final answer...")
     return state

@@ -6,6 +6,7 @@ Each event is a dict with an `event` key, written with LangGraph's `get_stream_w
 - `subquery_started`: `id`, `expert`, `question` (with its dependencies' answers substituted).
 - `subquery_finished`: `id`, `expert`, `seconds`, `error` (None when it answered).
 - `aggregation`: `method`, `added` (parts the check appended), `seconds`.
+- `plan_reviewed`: `edited`, `plan`, after a plan review (`nodes/review.py`).
 
 Outside a graph run (the planning evaluation calls the planner step directly) nothing is sent.
 """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from typer.testing import CliRunner
 from comp_llm_graph.cli import app
 from comp_llm_graph.errors import CompLLMError
 from comp_llm_graph.experts import ExpertRegistry
-from comp_llm_graph.experts.routing.chroma import chroma_client
+from comp_llm_graph.experts.routing.chroma import CHROMA_URL_ENV, chroma_client
 from tests.fakes import stop_server
 
 pytestmark = pytest.mark.real
@@ -46,6 +47,8 @@ def _start(path: Path, port: int, log_path: Path) -> tuple[subprocess.Popen, obj
 
 
 def test_the_index_lives_on_the_server_and_survives_a_restart(tmp_path):
+    # `comp-llm --chroma-url` sets the variable for its process, here the test run's: the
+    # suite's `_no_deployment_settings` fixture undoes it when the test ends.
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     server, log = _start(tmp_path / "chroma", port, tmp_path / "chroma.log")
@@ -72,6 +75,7 @@ def test_the_index_lives_on_the_server_and_survives_a_restart(tmp_path):
         assert json.loads(result.output)["expert"] == first.expert
     finally:
         stop_server(server, log)
+    assert os.environ.get(CHROMA_URL_ENV) == url
 
 
 def test_no_server_is_a_clear_error():

@@ -160,3 +160,16 @@ def test_review_plan_stopped_runs_nothing(monkeypatch):
     assert "What is the capital of Peru?" in result.output and asked == []
     result = ask("--review-plan", "-", stdin="hi\n")
     assert result.exit_code == 2 and "give the query as an argument" in result.output
+
+
+def test_ask_answers_under_a_progress_spinner_and_json_is_only_the_document(monkeypatch):
+    import json
+
+    asked: list[str] = []
+    _fake_components(monkeypatch, asked)
+    result = ask("Capital of Peru, and 3 plus 4?")
+    assert result.exit_code == 0, result.output
+    assert "Final answer" in result.output and len(asked) == 2
+    result = ask("--json", "Capital of Peru, and 3 plus 4?")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["final_answer"]  # nothing else on standard output
