@@ -26,7 +26,8 @@ def _no_deployment_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test starts without the deployment variables (a Chroma server, a checkpoint URL),
     whatever the shell or an earlier in-process CLI call set; each is restored afterwards."""
     for name in ("COMP_LLM_CHROMA_URL", "COMP_LLM_CHROMA_TOKEN", "COMP_LLM_CHECKPOINT"):
-        monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv(name, "")  # records the value to restore, even "not set"
+        monkeypatch.delenv(name)
 
 
 @pytest.fixture
