@@ -160,9 +160,7 @@ async def _answer(components: dict[str, Any], text: str | None, context: Context
 
     if checkpoint is None and how == "review":
         checkpoint = "memory"  # an interrupt needs a checkpointer
-    async with contextlib.AsyncExitStack() as stack:
-        saver = await stack.enter_async_context(open_checkpointer(checkpoint)) if (
-            checkpoint) else None
+    async with open_checkpointer(checkpoint) if checkpoint else contextlib.nullcontext() as saver:
         graph = build_graph(**components, baselines=context.mode == "react", checkpointer=saver)
         config = {"configurable": {"thread_id": thread or uuid.uuid4().hex}}
         if text is None and not (await graph.aget_state(config)).next:

@@ -18,6 +18,7 @@ from rich.text import Text
 
 from comp_llm_graph.cli.render import err, print_plan
 from comp_llm_graph.errors import CompLLMError
+from comp_llm_graph.nodes.common import plan_view
 
 __all__ = ["reviewed_run"]
 
@@ -53,9 +54,7 @@ def _ask(plan: list[dict[str, Any]]) -> Any:
     if choice in ("y", "yes"):
         return True
     if choice in ("e", "edit"):
-        shown = [{key: sub[key] for key in ("id", "question", "depends_on", "expert")}
-                 for sub in plan]
-        edited = click.edit(json.dumps(shown, indent=2, ensure_ascii=False) + "\n",
+        edited = click.edit(json.dumps(plan_view(plan), indent=2, ensure_ascii=False) + "\n",
                             extension=".json")
         if edited is None:  # closed without saving: the plan as it was
             return True

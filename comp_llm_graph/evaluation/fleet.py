@@ -30,6 +30,7 @@ from langchain_core.messages import AIMessage
 from langchain_core.runnables import RunnableLambda
 
 from comp_llm_graph.context import Context
+from comp_llm_graph.evaluation.fleet_server import reply_tokens
 from comp_llm_graph.experts import ExpertCard, ExpertRegistry
 from comp_llm_graph.graph import build_graph
 from comp_llm_graph.scheduler import critical_path
@@ -137,8 +138,7 @@ async def _run_all(graph: Any, plans: dict[str, list[dict]], per_token_s: float,
         seconds = time.perf_counter() - started
         tick()
         items = plans[query]
-        service = {i["id"]: int(i["question"].rsplit("=", 1)[1][:-1]) * per_token_s
-                   for i in items}
+        service = {i["id"]: reply_tokens(i["question"]) * per_token_s for i in items}
         errors = [a["error"] for a in state["answers"].values() if a["error"]]
         return seconds, seconds / critical_path(items, service), errors
 

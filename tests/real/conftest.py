@@ -9,12 +9,13 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 
 import pytest
+
+from comp_llm_graph.evaluation.fleet import free_ports
 
 
 def _as_postgres(command: list[str]) -> list[str]:
@@ -31,9 +32,7 @@ def postgres_url() -> Iterator[str]:
     folder = tempfile.mkdtemp(prefix="comp-llm-pg-")
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres", "postgres")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_ports(1)[0]
     data = os.path.join(folder, "data")
     subprocess.run(_as_postgres([f"{bin_dir}/initdb", "-D", data, "-A", "trust", "-U",
                                  "postgres"]), check=True, capture_output=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,17 +15,12 @@ from typer.testing import CliRunner
 
 from comp_llm_graph.cli import app
 from comp_llm_graph.errors import CompLLMError
+from comp_llm_graph.evaluation.fleet import free_ports
 from comp_llm_graph.experts import ExpertRegistry
 from comp_llm_graph.experts.routing.chroma import CHROMA_URL_ENV, chroma_client
 from tests.fakes import stop_server
 
 pytestmark = pytest.mark.real
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _start(path: Path, port: int, log_path: Path) -> tuple[subprocess.Popen, object]:
@@ -49,7 +43,7 @@ def _start(path: Path, port: int, log_path: Path) -> tuple[subprocess.Popen, obj
 def test_the_index_lives_on_the_server_and_survives_a_restart(tmp_path):
     # `comp-llm --chroma-url` sets the variable for its process, here the test run's: the
     # suite's `_no_deployment_settings` fixture undoes it when the test ends.
-    port = _free_port()
+    port = free_ports(1)[0]
     url = f"http://127.0.0.1:{port}"
     server, log = _start(tmp_path / "chroma", port, tmp_path / "chroma.log")
     try:
@@ -80,6 +74,6 @@ def test_the_index_lives_on_the_server_and_survives_a_restart(tmp_path):
 
 def test_no_server_is_a_clear_error():
     with pytest.raises(CompLLMError, match="no Chroma server answers at http://127.0.0.1:"):
-        chroma_client(f"http://127.0.0.1:{_free_port()}")
+        chroma_client(f"http://127.0.0.1:{free_ports(1)[0]}")
     with pytest.raises(CompLLMError, match="must look like http://127.0.0.1:8000"):
         chroma_client("127.0.0.1:8000")

