@@ -8,22 +8,34 @@ more sub-queries than allowed. Repairs (each recorded) are made only where the f
 drop an empty sub-query, merge a sub-query whose text repeats an earlier one, drop a dangling or
 self reference, break a cycle by dropping the edge that closes it. Duplicate ids with different
 text and too many sub-queries cannot be repaired without guessing, so they raise `PlanError`.
+A dropped self or unknown reference stays in the question's text as written (removing it would
+leave a sentence with a hole; the repair note says what was dropped).
+
+Parsing takes time linear in the output: at most `MAX_PLAN_CHARS` characters are read (longer
+output is cut, like a token limit, and a note says so), JSON is found by one bracket-matching
+pass (`json_values`; values nested deeper than `MAX_JSON_DEPTH` are skipped), and a reference
+has at most 6 digits (`{q1}` to `{q999999}`; a longer number is text, not a reference).
 """
 
 from __future__ import annotations
 
-import json
 import re
+import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from comp_llm_graph.errors import PlanError
+from comp_llm_graph.json_scan import MAX_JSON_DEPTH, json_values
 
 __all__ = [
+    "MAX_JSON_DEPTH",
+    "MAX_PLAN_CHARS",
     "PlannedSubQuery",
     "RepairedPlan",
     "parse_plan",
     "format_grammar",
+    "json_values",
     "lines_plan_grammar",
     "plan_grammar",
     "plan_lines",
@@ -32,17 +44,30 @@ __all__ = [
     "substitute_references",
 ]
 
-_REF = re.compile(r"\{\s*(q?\d+)\s*\}|#(\d+)\b")
+MAX_PLAN_CHARS = 20_000
+"""Longest planner output read, in characters; the rest is cut off like a token limit would.
+
+A plan of the most sub-queries a run allows (32) with 160-character questions, each depending on
+every earlier one, is about 10k characters of JSON (15k indented); anything longer is a model
+that ran on.
+"""
+
+_REF = re.compile(r"\{\s*(q?\d{1,6})\s*\}|#(\d{1,6})\b")
+_NUMERIC_ID = re.compile(r"[qQ]?\d+")
 _ID_ALIASES = ("id", "step", "name", "key")
 _TEXT_ALIASES = ("question", "sub_question", "subquestion", "sub_query", "subquery", "query",
                  "text")
 _DEPS_ALIASES = ("depends_on", "dependencies", "deps", "depends", "requires")
 _LIST_ALIASES = ("subqueries", "sub_queries", "sub_questions", "subquestions", "questions", "plan",
                  "steps")
-_PLAN_LINE = re.compile(r"^\s*q(\d+)\s*:\s*(.+?)\s*$", re.IGNORECASE)
+# Both are matched (fullmatch) against stripped lines and have no two adjacent runs that could
+# share characters, so a match takes time linear in the line (no backtracking blow-up).
+_PLAN_LINE = re.compile(r"q(\d+)\s*:\s*(\S.*)", re.IGNORECASE)
 """A line of the line plan format: `q2: When did the empire of {q1} fall?`."""
-_NUMBERED_LINE = re.compile(r"^\s*(?:(?:q|step\s*)?(\d+)\s*[.):\]-]|[-*\u2022])\s+(.+?)\s*$",
+_NUMBERED_LINE = re.compile(r"(?:(?:q|step\s*)?(\d+)\s*[.):\]-]|[-*\u2022])\s+(\S.*)",
                             re.IGNORECASE)
+_LINE_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+"""The characters `str.splitlines` splits at."""
 
 
 @dataclass
@@ -67,21 +92,22 @@ class RepairedPlan:
 
 
 def normalise_id(value: Any) -> str:
-    """`1`, `"1"`, `"q1"`, `"Q1"`, `"#1"` -> `"q1"`; other strings are kept, stripped."""
+    """`1`, `"1"`, `"q1"`, `"Q1"`, `"#1"`, `"q01"` -> `"q1"`; other strings are kept, stripped.
+
+    Leading zeros are dropped as text (no `int()`, so an id of any length works).
+    """
     text = str(value).strip().lstrip("#").strip()
-    if re.fullmatch(r"[qQ]?\d+", text):
-        return "q" + str(int(text.lstrip("qQ")))
+    if _NUMERIC_ID.fullmatch(text):
+        digits = text.lstrip("qQ")
+        if not digits.isascii():  # other scripts' digits, as int() reads them
+            digits = "".join(str(unicodedata.decimal(c)) for c in digits)
+        return "q" + (digits.lstrip("0") or "0")
     return text
 
 
 def references(text: str) -> list[str]:
     """Ids referenced in a sub-question's text (`{q1}`, `{1}`, `#1`), in order, without repeats."""
-    found: list[str] = []
-    for match in _REF.finditer(text):
-        ref = normalise_id(match.group(1) or match.group(2))
-        if ref not in found:
-            found.append(ref)
-    return found
+    return list(dict.fromkeys(normalise_id(m.group(1) or m.group(2)) for m in _REF.finditer(text)))
 
 
 def substitute_references(text: str, answers: dict[str, str]) -> str:
@@ -92,30 +118,6 @@ def substitute_references(text: str, answers: dict[str, str]) -> str:
         return answers.get(ref, match.group(0))
 
     return _REF.sub(replace, text)
-
-
-def json_values(text: str) -> tuple[list[Any], bool]:
-    """Top-level JSON objects/arrays in the text, and whether an opening bracket failed to parse.
-
-    After a value parses, scanning resumes after it, so the items of a complete list are not
-    returned again; the items of a list cut off by a token limit are returned one by one.
-    """
-    decoder = json.JSONDecoder()
-    values: list[Any] = []
-    failed = False
-    position = 0
-    while position < len(text):
-        if text[position] in "{[":
-            try:
-                value, end = decoder.raw_decode(text, position)
-            except json.JSONDecodeError:
-                failed = True
-            else:
-                values.append(value)
-                position = end
-                continue
-        position += 1
-    return values, failed
 
 
 def _pick(item: dict[str, Any], aliases: tuple[str, ...]) -> Any:
@@ -166,6 +168,8 @@ def parse_plan(text: str) -> tuple[list[PlannedSubQuery], list[str]]:
     JSON object with a list of sub-queries (common key names), a bare JSON list (of objects or
     strings), JSON inside code fences or prose, JSON cut off by a token limit (the
     complete sub-queries are kept and the salvage is recorded), and numbered or bulleted lines.
+    Output longer than `MAX_PLAN_CHARS` is cut there first, as by a token limit (a line cut in
+    two is not read), and a note says so.
 
     Returns:
         The sub-queries and notes on what had to be salvaged (empty for clean JSON).
@@ -174,10 +178,18 @@ def parse_plan(text: str) -> tuple[list[PlannedSubQuery], list[str]]:
         PlanError: nothing plan-like was found.
     """
     notes: list[str] = []
-    lines = [line for line in text.splitlines() if line.strip()]
-    if lines and all(_PLAN_LINE.match(line) for line in lines):  # the line format
+    all_lines = text[:MAX_PLAN_CHARS].splitlines()
+    if len(text) > MAX_PLAN_CHARS:
+        notes.append(f"planner output was {len(text)} characters; read the first {MAX_PLAN_CHARS}")
+        if all_lines and text[MAX_PLAN_CHARS - 1] not in _LINE_BREAKS and \
+                text[MAX_PLAN_CHARS] not in _LINE_BREAKS:
+            all_lines.pop()  # the line the cut went through
+        text = text[:MAX_PLAN_CHARS]
+    lines = [line for line in (line.strip() for line in all_lines) if line]
+    matches = [_PLAN_LINE.fullmatch(line) for line in lines]
+    if lines and all(matches):  # the line format
         return [_sub_query_from_item({"id": m.group(1), "question": m.group(2)}, i + 1)
-                for i, m in enumerate(_PLAN_LINE.match(line) for line in lines)], notes
+                for i, m in enumerate(matches)], notes
     values, failed = json_values(text)
     lists = [v for v in values if isinstance(v, list) or (
         isinstance(v, dict) and isinstance(_pick(v, _LIST_ALIASES), list))]
@@ -191,9 +203,9 @@ def parse_plan(text: str) -> tuple[list[PlannedSubQuery], list[str]]:
                     f"output was not complete JSON; salvaged {len(items)} complete sub-queries"
                 )
     if items is None:
-        lines = [m for m in (_NUMBERED_LINE.match(line) for line in text.splitlines()) if m]
-        if lines:
-            items = [{"id": m.group(1) or "", "question": m.group(2)} for m in lines]
+        numbered = [m for m in map(_NUMBERED_LINE.fullmatch, lines) if m]
+        if numbered:
+            items = [{"id": m.group(1) or "", "question": m.group(2)} for m in numbered]
             items = [{k: v for k, v in item.items() if v != ""} for item in items]
             notes.append(f"output was not JSON; read {len(items)} numbered lines as sub-queries")
     if items is None:
@@ -223,9 +235,11 @@ def repair_plan(sub_queries: list[PlannedSubQuery], *, max_subqueries: int) -> R
 
     # Missing ids: number them by position (only ids nobody could have referenced).
     used = {s.id for s in plan if s.id}
+    n = 0  # the last number given: every q<k> from the last position up to it is taken
     for position, sub in enumerate(plan, start=1):
         if not sub.id:
-            candidate, n = f"q{position}", position
+            n = max(position, n + 1)
+            candidate = f"q{n}"
             while candidate in used:
                 n += 1
                 candidate = f"q{n}"
@@ -276,9 +290,10 @@ def repair_plan(sub_queries: list[PlannedSubQuery], *, max_subqueries: int) -> R
 
     # Dependencies: declared plus referenced in text; drop self and unknown references.
     ids = {s.id for s in plan}
-    twice: set[tuple[str, str]] = set()
+    redirect = {old: "{" + new + "}" for old, new in alias.items() if old != new}
     for sub in plan:
-        deps: list[str] = []
+        deps: dict[str, None] = {}  # an ordered set
+        listed, twice = Counter(sub.depends_on), set()
         for ref in sub.depends_on + references(sub.question):
             ref = alias.get(ref, ref)
             if ref == sub.id:
@@ -286,15 +301,13 @@ def repair_plan(sub_queries: list[PlannedSubQuery], *, max_subqueries: int) -> R
             elif ref not in ids:
                 repairs.append(f"{sub.id} referenced unknown {ref}; dropped that reference")
             elif ref in deps:
-                listed_twice = sub.depends_on.count(ref) > 1
-                if listed_twice and (sub.id, ref) not in twice:
-                    twice.add((sub.id, ref))
+                if listed[ref] > 1 and ref not in twice:
+                    twice.add(ref)
                     repairs.append(f"{sub.id} listed {ref} more than once; kept one")
             else:
-                deps.append(ref)
-        redirect = {old: "{" + new + "}" for old, new in alias.items() if old != new}
+                deps[ref] = None
         sub.question = substitute_references(sub.question, redirect)
-        sub.depends_on = deps
+        sub.depends_on = list(deps)
 
     return RepairedPlan(sub_queries=_break_cycles_and_sort(plan, repairs), repairs=repairs)
 
@@ -305,25 +318,31 @@ def _break_cycles_and_sort(
     """Depth-first in plan order: an edge back into the current path closes a cycle and is dropped.
 
     Returns the sub-queries in a topological order that keeps the planner's order where it can.
+    Iterative (a stack of sub-queries and their remaining dependencies), so a long chain does not
+    hit Python's recursion limit.
     """
     by_id = {s.id: s for s in plan}
     state: dict[str, str] = {}
     order: list[PlannedSubQuery] = []
-
-    def visit(sub: PlannedSubQuery) -> None:
-        state[sub.id] = "active"
-        for dep in list(sub.depends_on):
-            if state.get(dep) == "active":
-                sub.depends_on.remove(dep)
-                repairs.append(f"{sub.id} -> {dep} closed a cycle; dropped that dependency")
-            elif dep not in state:
-                visit(by_id[dep])
-        state[sub.id] = "done"
-        order.append(sub)
-
-    for sub in plan:
-        if sub.id not in state:
-            visit(sub)
+    for root in plan:
+        if root.id in state:
+            continue
+        state[root.id] = "active"
+        stack = [(root, iter(list(root.depends_on)))]
+        while stack:
+            sub, remaining = stack[-1]
+            for dep in remaining:
+                if state.get(dep) == "active":
+                    sub.depends_on.remove(dep)
+                    repairs.append(f"{sub.id} -> {dep} closed a cycle; dropped that dependency")
+                elif dep not in state:
+                    state[dep] = "active"
+                    stack.append((by_id[dep], iter(list(by_id[dep].depends_on))))
+                    break
+            else:
+                state[sub.id] = "done"
+                order.append(sub)
+                stack.pop()
     return order
 
 

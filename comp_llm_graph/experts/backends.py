@@ -117,16 +117,25 @@ def _check_model_path(suffix: str | None) -> BackendCheck:
 
 def _sympy(card: ExpertCard) -> Runnable:
     from comp_llm_graph.experts.math_tool import sympy_expert
+    from comp_llm_graph.experts.math_worker import DEFAULT_TIMEOUT
 
     fallback_name = card.options.get("fallback_backend", "smollm2")
     fallback = None
     if fallback_name not in (None, "none"):
         fallback = backend_factory(fallback_name, card)(card)
-    return sympy_expert(fallback).with_config(run_name=f"expert:{card.name}")
+    timeout = float(card.options.get("sympy_timeout", DEFAULT_TIMEOUT))
+    return sympy_expert(fallback, timeout=timeout).with_config(run_name=f"expert:{card.name}")
 
 
 def _check_sympy(card: ExpertCard) -> None:
     fallback_name = card.options.get("fallback_backend", "smollm2")
+    timeout = card.options.get("sympy_timeout", 1.0)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise ExpertCardError(f"{card.source or card.name}: options.sympy_timeout must be a "
+                              f"number of seconds > 0; got {timeout!r}.")
+    if not isinstance(fallback_name, str) and fallback_name is not None:
+        raise ExpertCardError(f"{card.source or card.name}: options.fallback_backend must be a "
+                              f"backend name (e.g. smollm2) or none; got {fallback_name!r}.")
     if fallback_name == "sympy":
         raise ExpertCardError(f"{card.source or card.name}: options.fallback_backend cannot be "
                               "sympy itself; name an LLM backend (e.g. smollm2) or none.")
@@ -143,7 +152,8 @@ def openai_options(card: ExpertCard) -> OpenAIOptions:
     """
     where = card.source or card.name
     # A sympy card hands its options to its fallback backend; `fallback_backend` is sympy's own.
-    options = {k: v for k, v in card.options.items() if k != "fallback_backend"}
+    options = {k: v for k, v in card.options.items()
+               if k not in ("fallback_backend", "sympy_timeout")}
     try:
         parsed = OpenAIOptions(**options)
     except ValidationError as exc:

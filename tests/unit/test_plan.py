@@ -215,3 +215,125 @@ def test_cut_at_repeat_in_the_line_format():
     assert "q3" in note and "repeated an earlier sub-question" in note
     assert cut_at_repeat("q1: Who wrote Hamlet?\nq2: When was {q1} born?\n") is None
     assert cut_at_repeat("q1: Who wrote Hamlet?\nq2: Who wrote Ham") is None  # unfinished
+
+
+# Regression tests from a reliability probe: adversarial planner output must give a result (a plan
+# or a PlanError) in bounded time, never another exception. Timing bounds: tests/unit/test_plan_fuzz.py.
+
+
+def test_deep_nesting_is_no_plan_not_a_recursion_error():
+    from comp_llm_graph.nodes.react import parse_decision
+    from comp_llm_graph.plan import json_values
+
+    deep = "[" * 1000 + "]" * 1000
+    with pytest.raises(PlanError, match="no plan found"):
+        parse_plan(deep)
+    assert json_values(deep) == ([], True)  # skipped whole: no piece of it comes back
+    assert parse_decision(deep + '{"action": "finish"}') == (None, None)
+    from comp_llm_graph.plan import MAX_JSON_DEPTH
+
+    limit = "[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH
+    assert json_values(limit) == ([json.loads(limit)], False)
+    assert json_values("[" + limit + "] [1]") == ([[1]], True)
+
+
+def test_json_values_keeps_the_salvage_behaviour():
+    from comp_llm_graph.plan import json_values
+
+    items = '{"id": "q1", "question": "A [x]?"}, {"id": "q2", "question": "B \\"{q1}\\"?"}'
+    assert json_values('Plan: [' + items + '] done [1]') == (
+        [[{"id": "q1", "question": "A [x]?"}, {"id": "q2", "question": 'B "{q1}"?'}], [1]], False)
+    # Cut off by a token limit: the complete items, one by one.
+    assert json_values('{"plan": [' + items + ', {"id": "q3", "question": "C [') == (
+        [{"id": "q1", "question": "A [x]?"}, {"id": "q2", "question": 'B "{q1}"?'}], True)
+    # An unterminated string ends at its line; a stray closing bracket is ignored.
+    assert json_values('{"a": "b\n{"c": 1}} ]') == ([{"c": 1}], True)
+    # A number over Python's int digit limit is not JSON here (the decoder's ValueError).
+    assert json_values("[" + "1" * 5000 + "] [2]") == ([[2]], True)
+
+
+def test_huge_ids_and_references():
+    from comp_llm_graph.plan import normalise_id
+
+    digits = "1" * 4500
+    assert normalise_id(f"q{digits}") == f"q{digits}"
+    assert normalise_id("q007") == "q7" and normalise_id("#00") == "q0" and normalise_id(12) == "q12"
+    assert normalise_id("q\u0661\u0660") == "q10"  # Arabic-Indic digits, as int() reads them
+    subs, _ = parse_plan(f"q{digits}: Who wrote Hamlet?\nq2: When was {{q{digits}}} born?")
+    assert subs[0].id == f"q{digits}" and subs[1].depends_on == []
+    # A reference has at most 6 digits: a longer {q...} is text, not a reference to drop.
+    assert references(f"{{q{digits}}} #{digits} {{q999999}} #1234567") == ["q999999"]
+    assert substitute_references(f"{{q{digits}}}", {"q1": "x"}) == f"{{q{digits}}}"
+    plan = repair_plan(subs, max_subqueries=5)
+    assert plan.repairs == [] and plan.sub_queries[1].question == f"When was {{q{digits}}} born?"
+
+
+def test_long_cycle_is_broken_without_recursion():
+    n = 5000
+    subs = [sq(f"q{i}", f"Question {i}?", [f"q{i % n + 1}"]) for i in range(1, n + 1)]
+    plan = repair_plan(subs, max_subqueries=10_000)
+    assert plan.repairs == [f"q{n} -> q1 closed a cycle; dropped that dependency"]
+    assert [s.id for s in plan.sub_queries] == [f"q{i}" for i in range(n, 0, -1)]
+
+
+def test_cycle_breaking_order_and_notes_are_pinned():
+    """The iterative depth-first search drops the same edges, in the same order, as before."""
+    plan = repair_plan([sq("q1", "A?", ["q2", "q3"]), sq("q2", "B?", ["q3", "q1"]),
+                        sq("q3", "C?", ["q1", "q2"]), sq("q4", "D?", ["q3", "q1"])],
+                       max_subqueries=5)
+    assert ids_and_deps(plan) == [("q3", []), ("q2", ["q3"]), ("q1", ["q2", "q3"]),
+                                  ("q4", ["q3", "q1"])]
+    assert plan.repairs == ["q3 -> q1 closed a cycle; dropped that dependency",
+                            "q3 -> q2 closed a cycle; dropped that dependency",
+                            "q2 -> q1 closed a cycle; dropped that dependency"]
+
+
+def test_missing_ids_skip_taken_ones():
+    plan = repair_plan([sq("", "A?"), sq("q2", "B?"), sq("", "C?"), sq("", "D?")],
+                       max_subqueries=5)
+    assert [s.id for s in plan.sub_queries] == ["q1", "q2", "q3", "q4"]
+    plan = repair_plan([sq("q2", "A?"), sq("q3", "B?"), sq("", "C?"), sq("", "D?"), sq("", "E?")],
+                       max_subqueries=5)
+    assert [s.id for s in plan.sub_queries] == ["q2", "q3", "q4", "q5", "q6"]
+
+
+def test_output_over_the_limit_is_cut_like_a_token_limit():
+    from comp_llm_graph.plan import MAX_PLAN_CHARS
+
+    item = '{"id": "q%d", "question": "%s", "depends_on": []}'
+    body = ", ".join(item % (k, f"Question {k} " + "x" * 200) for k in range(1, 200))
+    text = '{"subqueries": [' + body + "]}"
+    assert len(text) > MAX_PLAN_CHARS
+    subs, notes = parse_plan(text)
+    assert notes[0] == f"planner output was {len(text)} characters; read the first {MAX_PLAN_CHARS}"
+    assert "salvaged" in notes[1]
+    assert len(subs) == text[:MAX_PLAN_CHARS].count('"depends_on": []}')  # the complete items
+    # The line format: a line the cut went through is not read; complete lines are.
+    lines = "".join(f"q{k}: Question {k} {'y' * 100}\n" for k in range(1, 400))
+    subs, notes = parse_plan(lines)
+    assert "read the first" in notes[0] and len(notes) == 1
+    complete = lines[:MAX_PLAN_CHARS].count("\n")
+    assert [s.id for s in subs] == [f"q{k}" for k in range(1, complete + 1)]
+    head = "".join(f"q{k}: Question {k}?\n" for k in range(1, 30))
+    for extra, kept in ((0, True), (1, False)):  # the last line ends at the limit, or one past
+        last = "q30: " + "y" * (MAX_PLAN_CHARS - len(head) - len("q30: ") + extra)
+        subs, notes = parse_plan(head + last + "\nq31: More?\n")
+        assert [s.id for s in subs][-1] == ("q30" if kept else "q29")
+
+
+def test_long_lines_parse_in_linear_time(monkeypatch):
+    """The line patterns do not backtrack (before: 60k spaces took 11-33 s), whatever the limit."""
+    import time
+
+    from comp_llm_graph import plan
+
+    monkeypatch.setattr(plan, "MAX_PLAN_CHARS", 1_000_000, raising=False)
+    spaces = " " * 60_000
+    started = time.perf_counter()
+    subs, notes = plan.parse_plan(f"1. x{spaces}y\n2.{spaces}z{spaces}")
+    assert [(s.id, s.question) for s in subs] == [("q1", f"x{spaces}y"), ("q2", "z")]
+    assert "numbered lines" in notes[0]
+    subs, notes = plan.parse_plan(f"q1: x{spaces}y{spaces}\n{spaces}q2 :{spaces}z")
+    assert [(s.id, s.question) for s in subs] == [("q1", f"x{spaces}y"), ("q2", "z")]
+    assert notes == []
+    assert time.perf_counter() - started < 2
