@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from comp_llm_graph.faults import DEFAULT_TIMEOUT_S, CallPolicy
 from comp_llm_graph.models import check_model_name
 from comp_llm_graph.prompts import AGGREGATOR_SYSTEM_PROMPT
 
@@ -61,6 +62,24 @@ class Context:
     aggregator_model: str | None = None
     """The aggregator for this run by name, as `planner_model`."""
 
+    expert_timeout: float | None = DEFAULT_TIMEOUT_S
+    """Seconds one expert call may take before it fails (None: no limit); a card's `timeout`
+    overrides it for its expert. See `comp_llm_graph.faults` for the whole fault policy."""
+    expert_retries: int = 0
+    """Attempts after a failed expert call, with exponential backoff; a card's `retries`
+    overrides it."""
+    planner_timeout: float | None = DEFAULT_TIMEOUT_S
+    """Seconds one planner call may take (a failed call is asked once more, then the query
+    runs as one sub-query)."""
+    aggregator_timeout: float | None = DEFAULT_TIMEOUT_S
+    """Seconds the aggregator may take (on failure the composed answer is used)."""
+
+    def policy(self, role: str) -> CallPolicy:
+        """The time limit and retries of `role`'s calls: expert, planner or aggregator."""
+        if role == "expert":
+            return CallPolicy(timeout=self.expert_timeout, retries=self.expert_retries)
+        return CallPolicy(timeout=getattr(self, f"{role}_timeout"), retries=0)
+
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}; got {self.mode!r}.")
@@ -78,5 +97,10 @@ class Context:
         if self.review_plan and self.mode not in ("comp", "sequential"):
             raise ValueError(f"review_plan reviews a plan before it runs: use mode comp or "
                              f"sequential (mode {self.mode} has no plan to review).")
+        for role in ("expert", "planner", "aggregator"):
+            try:  # a bad timeout or retry count fails here, naming the field
+                self.policy(role)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{role}_{exc}") from None
         for role in ("planner", "aggregator"):
             check_model_name(getattr(self, f"{role}_model"), f"{role}_model")

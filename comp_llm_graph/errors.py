@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "CompLLMError",
     "ExpertCardError",
+    "ExpertOutputError",
     "InvalidQueryError",
     "ModelNotInstalledError",
     "PlanError",
@@ -30,6 +31,10 @@ class ExpertCardError(CompLLMError, ValueError):
 
 class ModelNotInstalledError(CompLLMError, RuntimeError):
     """A model package the default experts need is not installed."""
+
+
+class ExpertOutputError(CompLLMError, TypeError):
+    """An expert returned something that is not an answer (not text or a message)."""
 
 
 class PlanError(CompLLMError, ValueError):

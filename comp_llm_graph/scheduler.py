@@ -43,9 +43,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import threading
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Hashable, Iterable, Mapping
+from collections.abc import AsyncIterator, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +64,10 @@ MAX_IDLE_RUNS = 256
 """Finished runs kept in memory at most (normally each is dropped by `close` at once)."""
 LATENCY_SMOOTHING = 0.3
 """Weight of the newest observation in each expert's moving-average latency."""
+
+_INVOCATION: contextvars.ContextVar[object | None] = contextvars.ContextVar(
+    "comp_llm_invocation", default=None)
+"""The graph invocation the current task belongs to (LangGraph's tasks copy the context)."""
 
 
 def remaining_path(plan: Iterable[SubQuery], weight: Mapping[str, float]) -> dict[str, float]:
@@ -110,6 +115,8 @@ class _Run:
     seeded: asyncio.Future | None = None
     abandoned: dict[str, object] = field(default_factory=dict)
     """Sub-queries whose branch left without an answer, with the invocation it left in."""
+    invocations: set[int] = field(default_factory=set)
+    """The graph invocations (`Scheduler.invocation`) whose branches attached to it."""
 
     def event(self, sub_id: str) -> asyncio.Event:
         if sub_id not in self.events:
@@ -250,6 +257,9 @@ class Scheduler:
                 run.seeded = loop.create_future()
             self._runs.move_to_end(token)
             run.users += 1
+            marker = _INVOCATION.get()
+            if marker is not None:
+                run.invocations.add(id(marker))
         try:
             for answer in known.values():
                 run.record(answer)
@@ -275,6 +285,27 @@ class Scheduler:
             idle = [t for t, r in self._runs.items() if r.users == 0]
             for stale in idle[: max(0, len(idle) - MAX_IDLE_RUNS)]:
                 del self._runs[stale]
+
+    @contextlib.contextmanager
+    def invocation(self) -> Iterator[None]:
+        """Mark one graph invocation; when it ends, forget its idle runs.
+
+        A run that ends normally is forgotten at its join (`close`). One that ends otherwise
+        (an exception, a cancellation, an interrupt) never reaches it: once its invocation is
+        over, no branch of it can still start, and a resume seeds a new entry from the
+        checkpoint, so its entries are dropped here.
+        """
+        marker = object()
+        token = _INVOCATION.set(marker)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(ValueError):  # reset in another context: nothing to undo
+                _INVOCATION.reset(token)
+            with self._lock:
+                for key, run in list(self._runs.items()):
+                    if id(marker) in run.invocations and run.users == 0:
+                        del self._runs[key]
 
     def close(self, token: str | None, config: Mapping[str, Any] | None = None) -> None:
         """Forget a run once all of its branches of the step are done."""

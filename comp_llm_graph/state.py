@@ -56,6 +56,8 @@ class SubQuery(TypedDict):
     plan's reviewer."""
     label: NotRequired[str]
     """How the query named this part (`Part 1`), when the user enumerated the parts."""
+    route_error: NotRequired[str]
+    """Why routing failed, when it did and the sub-query went to the fallback expert."""
     context: NotRequired[Literal["shared"]]
     """What the expert receives besides its question and earlier answers: `shared` = the
     query's material (`state["shared_context"]`)."""
@@ -80,6 +82,8 @@ class SubAnswer(TypedDict):
     """Unix time the branch finished."""
     output_tokens: NotRequired[int]
     """Tokens the expert generated, when its backend reports them."""
+    skipped: NotRequired[bool]
+    """True when it was not run because an input failed (`error` says which)."""
 
 
 class PlanAttempt(TypedDict):
@@ -145,7 +149,8 @@ class Aggregation(TypedDict):
     failed: NotRequired[list[str]]
     """End points without an answer; the final answer names them."""
     partial: NotRequired[bool]
-    """Some end point failed: the final answer does not answer everything asked."""
+    """Some sub-query failed or was skipped: the final answer does not answer everything
+    asked (the parts it lacks are named in it)."""
     output_tokens: NotRequired[int]
     """Tokens the aggregator generated, when its model reports them (absent for passthrough)."""
 

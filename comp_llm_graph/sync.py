@@ -82,6 +82,19 @@ class CompLLMGraph(CompiledStateGraph):
         """`astream`, chunk by chunk."""
         yield from iterate_sync(self.astream(input, config, **kwargs))
 
+    async def astream(self, input: Any, config: Any = None, **kwargs: Any
+                      ) -> AsyncIterator[Any]:
+        """LangGraph's `astream` (which `ainvoke` runs), as one scheduler invocation.
+
+        However the run ends (finished, interrupted, cancelled, failed), the scheduler then
+        forgets what it kept for the run's branches (`Scheduler.invocation`).
+        """
+        from comp_llm_graph.scheduler import SCHEDULER
+
+        with SCHEDULER.invocation():
+            async for chunk in super().astream(input, config, **kwargs):
+                yield chunk
+
 
 class SyncSaverAdapter(BaseCheckpointSaver):
     """A sync-only checkpointer (e.g. `SqliteSaver`) with its async methods run in threads.

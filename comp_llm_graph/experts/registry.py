@@ -23,6 +23,7 @@ from comp_llm_graph.experts.cards import DEFAULT_PACK, ExpertCard, load_cards
 from comp_llm_graph.experts.inline import as_expert, inline_cards, unmatched_error, unpack
 from comp_llm_graph.experts.routing import ROUTERS, Route, Router
 from comp_llm_graph.experts.routing.similarity import DEFAULT_THRESHOLD
+from comp_llm_graph.faults import CallPolicy, policy_of
 
 if TYPE_CHECKING:
     from comp_llm_graph.experts.routing.features import FeatureEncoder
@@ -153,6 +154,13 @@ class ExpertRegistry:
         """The expert's limit on sub-queries at once (its card's `max_concurrency`)."""
         card = self.cards.get(name)
         return card.max_concurrency if card else None
+
+    def call_policy(self, name: str, default: CallPolicy) -> CallPolicy:
+        """The expert's time limit and retries: its card's `timeout` / `retries`, else `default`."""
+        card = self.cards.get(name)
+        if card is None:
+            return default
+        return policy_of(getattr(card, "timeout", None), getattr(card, "retries", None), default)
 
     def use_experts(self, experts: Mapping[str, Any]) -> None:
         """Run these cards on the given objects (chat model, tool, Runnable or function).

@@ -17,11 +17,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import Runnable
 from langgraph.runtime import Runtime
 
 from comp_llm_graph.context import Context
+from comp_llm_graph.errors import ExpertOutputError
+from comp_llm_graph.faults import CallPolicy, call_with_policy, describe
 from comp_llm_graph.models import run_model
 from comp_llm_graph.nodes.common import answer_block, output_tokens, text_of
 from comp_llm_graph.nodes.coverage import answered, end_points, label_part, missing_parts
@@ -54,13 +56,15 @@ def _complete(final: str, plan: list[SubQuery], answers: dict[str, SubAnswer],
     by_id = {sub["id"]: sub for sub in plan}
     checked = end_points(plan)
     failed = [i for i in checked if not answered(answers, i)]
+    errors = [sub["id"] for sub in plan if (answers.get(sub["id"]) or {}).get("error")]
     missing = missing_parts(plan, answers, final)
     added = [i for i in missing if i not in failed]
     if missing:
         lines = [label_part(by_id[i], answers.get(i), by_id[i].get("label"))
                  for i in checked if i in missing]
         final = (final.rstrip() + "\n\n" if final.strip() else "") + "\n".join(lines)
-    aggregation.update(checked=checked, added=added, failed=failed, partial=bool(failed))
+    aggregation.update(checked=checked, added=added, failed=failed,
+                       partial=bool(failed or errors))
     return final
 
 
@@ -87,10 +91,13 @@ def make_aggregate(aggregator: Runnable):
         elif not _use_llm(context, plan):
             final = compose(plan, answers)
             aggregation = Aggregation(method="compose", reason=None)
+        elif not any(answered(answers, sub["id"]) for sub in plan):
+            final = compose(plan, answers)  # an LLM could only invent the answer
+            aggregation = Aggregation(method="compose", reason="no sub-query was answered")
         else:
             model = run_model(context.aggregator_model, "aggregator", aggregator)
             final, aggregation = await _llm_answer(model, context, state["query"], plan,
-                                                   answers)
+                                                   answers, context.policy("aggregator"))
         final = _complete(final, plan, answers, aggregation)
 
         finished = time.time()
@@ -125,7 +132,7 @@ def _answer_message(final: str, plan: list[SubQuery], answers: dict[str, SubAnsw
 
 async def _llm_answer(aggregator: Runnable, context: Context, query: str,
                       plan: list[SubQuery], answers: dict[str, SubAnswer],
-                      ) -> tuple[str, Aggregation]:
+                      policy: CallPolicy) -> tuple[str, Aggregation]:
     """The aggregator's answer, or the composed one (with the reason) when it fails."""
     messages = [
         SystemMessage(context.aggregator_prompt),
@@ -135,14 +142,17 @@ async def _llm_answer(aggregator: Runnable, context: Context, query: str,
     reason: str | None = None
     final, tokens = "", None
     try:
-        output = await aggregator.ainvoke(
-            messages, config={"run_name": "aggregator", "tags": ["comp_llm:aggregator"]})
+        output = await call_with_policy(lambda: aggregator.ainvoke(
+            messages, config={"run_name": "aggregator", "tags": ["comp_llm:aggregator"]}),
+            policy)
+        if not isinstance(output, (str, BaseMessage)):
+            raise ExpertOutputError(f"it returned {type(output).__name__}, not a message")
         final = text_of(output).strip()
         tokens = output_tokens(output)
         if not final:
             reason = "the aggregator returned an empty answer"
     except Exception as exc:  # noqa: BLE001 - recorded and replaced by the composed answer
-        reason = f"the aggregator failed: {type(exc).__name__}: {exc}"
+        reason = f"the aggregator failed: {describe(exc, policy)}"
     if reason is None:
         aggregation = Aggregation(method="llm", reason=None)
     else:

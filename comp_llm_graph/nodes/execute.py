@@ -16,13 +16,17 @@ import re
 import time
 from typing import Any, Literal, cast
 
+from langchain_core.messages import BaseMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.errors import GraphBubbleUp
 from langgraph.runtime import Runtime
 from langgraph.types import Send
 
+from comp_llm_graph.errors import ExpertOutputError
+from comp_llm_graph.context import Context
 from comp_llm_graph.experts.registry import ExpertRegistry
-from comp_llm_graph.nodes.common import answer_block, output_tokens, text_of
+from comp_llm_graph.faults import CallPolicy, call_with_policy, describe
+from comp_llm_graph.nodes.common import answer_block, one_line, output_tokens, text_of
 from comp_llm_graph.nodes.early_start import EARLY_STARTS
 from comp_llm_graph.nodes.events import emit
 from comp_llm_graph.plan import substitute_references
@@ -32,6 +36,7 @@ from comp_llm_graph.state import Branch, State, SubAnswer, SubQuery
 __all__ = [
     "collect",
     "dispatch",
+    "expert_answer",
     "expert_input",
     "make_execute_subquery",
     "short_answer",
@@ -101,7 +106,7 @@ def short_answer(answer: str) -> str:
     is: Austria.?"), and so is a final full stop.
     """
     first = answer.strip().splitlines()[0].strip() if answer.strip() else ""
-    first = _ANSWER_LEAD.sub("", first).strip()
+    first = _ANSWER_LEAD.sub("", one_line(first)).strip()
     first = first[:-1] if first.endswith(".") and not first.endswith("..") else first
     if len(first) <= SHORT_ANSWER_CHARS:
         return first
@@ -127,12 +132,24 @@ def expert_input(sub: SubQuery, dependencies: dict[str, SubAnswer],
     return {"question": question, "context": context}
 
 
-def _answer_text(output: Any) -> tuple[str, int | None]:
-    """The answer text of an expert's output (a message, a string, or `{"answer": ...}`)."""
+def expert_answer(output: Any) -> tuple[str, int | None]:
+    """The answer text of an expert's output: a message, a string, or `{"answer": ...}` of one.
+
+    Raises:
+        ExpertOutputError: anything else (`None`, another dict, a number...): stored as text
+            it would pass a repr on to the dependants and the final answer as if it were an
+            answer.
+    """
     tokens = output_tokens(output)
     if isinstance(output, dict) and "answer" in output:
         output = output["answer"]
-    return text_of(output).strip(), tokens
+    if isinstance(output, str):
+        return output.strip(), tokens
+    if isinstance(output, BaseMessage):
+        return text_of(output).strip(), tokens
+    raise ExpertOutputError(
+        f"the expert returned {type(output).__name__}, not text or a message (return a "
+        "string, a message, or {'answer': text})")
 
 
 def make_execute_subquery(registry: ExpertRegistry):
@@ -141,7 +158,7 @@ def make_execute_subquery(registry: ExpertRegistry):
     # The payload is typed as a plain mapping: annotated as `Branch`, LangGraph would add its
     # fields to the graph's state schema.
     async def execute_subquery(payload: dict[str, Any], config: RunnableConfig,
-                               runtime: Runtime) -> dict[str, Any]:
+                               runtime: Runtime[Context]) -> dict[str, Any]:
         branch = cast(Branch, payload)
         sub = branch["sub_query"]
         token = branch.get("token") or ""
@@ -158,7 +175,8 @@ def make_execute_subquery(registry: ExpertRegistry):
             result = await _early_answer(token, sub["id"])
             if result is None:
                 result = await run_expert(registry, sub, ticket.dependencies,
-                                          branch.get("shared_context", ""))
+                                          branch.get("shared_context", ""),
+                                          (runtime.context or Context()).policy("expert"))
             ticket.finish(result)
         return {"answers": {sub["id"]: result}}
 
@@ -181,21 +199,39 @@ async def _early_answer(token: str, sub_id: str) -> SubAnswer | None:
 
 async def run_expert(
     registry: ExpertRegistry, sub: SubQuery, dependencies: dict[str, SubAnswer],
-    shared: str = "",
+    shared: str = "", policy: CallPolicy | None = None,
 ) -> SubAnswer:
-    """Ask the sub-query's expert; a failure is recorded in the answer, not raised."""
-    payload = expert_input(sub, dependencies, shared)
+    """Ask the sub-query's expert; a failure is recorded in the answer, not raised.
+
+    A sub-query whose input failed is not asked at all: it is skipped, saying which input
+    failed (its question would otherwise carry an empty substitution). `policy`: the run's
+    time limit and retries for experts (`Context.policy("expert")`); the expert's card may
+    set its own.
+    """
     started = time.time()
+    failed = [dep for dep, answer in dependencies.items() if answer.get("error")
+              or not answer.get("answer", "").strip()]
+    if failed:
+        result = SubAnswer(id=sub["id"], question=sub["question"], expert=sub["expert"],
+                           answer="", error=_skip_reason(failed, dependencies), skipped=True,
+                           started_at=started, finished_at=started)
+        emit("subquery_finished", id=sub["id"], expert=sub["expert"], seconds=0.0,
+             error=result["error"], skipped=True)
+        return result
+    payload = expert_input(sub, dependencies, shared)
     emit("subquery_started", id=sub["id"], expert=sub["expert"], question=payload["question"])
+    policy = registry.call_policy(sub["expert"], policy or CallPolicy())
     error: str | None = None
     answer, tokens = "", None
     try:
         expert = registry.expert(sub["expert"])
-        answer, tokens = _answer_text(await expert.ainvoke(payload, config=_expert_config(sub)))
+        output = await call_with_policy(
+            lambda: expert.ainvoke(payload, config=_expert_config(sub)), policy)
+        answer, tokens = expert_answer(output)
     except GraphBubbleUp:  # an interrupt or a command for the parent graph: LangGraph's to handle
         raise
     except Exception as exc:  # noqa: BLE001 - recorded in the state and shown to the user
-        error = f"{type(exc).__name__}: {exc}"
+        error = describe(exc, policy)
     if not answer and error is None:
         error = "the expert returned an empty answer"
     result = SubAnswer(id=sub["id"], question=payload["question"], expert=sub["expert"],
@@ -205,6 +241,18 @@ async def run_expert(
     if tokens is not None:
         result["output_tokens"] = tokens
     return result
+
+
+def _skip_reason(failed: list[str], dependencies: dict[str, SubAnswer]) -> str:
+    """`skipped: q1 failed (TimeoutError: ...)`, or `q1 was skipped` for a skipped input."""
+    parts = []
+    for dep in failed:
+        answer = dependencies[dep]
+        if answer.get("skipped"):
+            parts.append(f"{dep} was skipped")
+        else:
+            parts.append(f"{dep} failed ({answer.get('error') or 'no answer'})")
+    return "skipped: its input " + "; ".join(parts)
 
 
 def _expert_config(sub: SubQuery) -> RunnableConfig:

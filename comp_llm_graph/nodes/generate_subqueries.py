@@ -130,7 +130,8 @@ async def make_plan(
     attempts: list[PlanAttempt] = []
     for attempt in range(2):
         pieces = {"on_piece": on_piece} if on_piece is not None and attempt == 0 else {}
-        output, failure = await call_planner(planner, messages, **kwargs, **pieces)
+        output, failure = await call_planner(planner, messages, context.policy("planner"),
+                                             **kwargs, **pieces)
         if failure is not None:  # recorded; asked again, then the fallback
             attempts.append(_attempt("", [failure], [], False, None))
             continue
@@ -216,7 +217,8 @@ def make_generate_subqueries(planner: Runnable, registry: ExpertRegistry,
                 and not context.review_plan  # nothing runs before the reviewer approves
                 and getattr(model, "supports_plan_pieces", False)):
             on_piece = EARLY_STARTS.listener(
-                token, registry, functools.partial(run_expert, shared=parts.context),
+                token, registry, functools.partial(run_expert, shared=parts.context,
+                                            policy=context.policy("expert")),
                 max_subqueries=context.max_subqueries, max_concurrency=context.max_concurrency,
                 shared=bool(parts.context))
         try:

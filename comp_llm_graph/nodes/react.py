@@ -28,8 +28,11 @@ from comp_llm_graph.plan import PlannedSubQuery, json_values
 from comp_llm_graph.prompts import REACT_GRAMMAR, REACT_SYSTEM_PROMPT, REACT_USER_PROMPT
 from comp_llm_graph.state import PlanAttempt, State
 
-__all__ = ["make_decide", "parse_decision"]
+__all__ = ["OBSERVATION_CHARS", "make_decide", "parse_decision"]
 
+OBSERVATION_CHARS = 600
+"""The most characters of each answer the planner sees as an observation: enough to decide
+the next step, not a channel for an answer to rewrite the planner's instructions."""
 
 
 def parse_decision(text: str) -> tuple[str | None, str | None]:
@@ -55,7 +58,8 @@ def make_decide(planner: Runnable, registry: ExpertRegistry):
         model = run_model(context.planner_model, "planner", planner)
         started = time.time()
         plan, answers = list(state["plan"]), state.get("answers") or {}
-        observations = "".join(answer_block(answers[s["id"]]) + "\n" for s in plan)
+        observations = "".join(answer_block(answers[s["id"]], OBSERVATION_CHARS) + "\n"
+                               for s in plan)
         messages = [
             SystemMessage(REACT_SYSTEM_PROMPT),
             HumanMessage(REACT_USER_PROMPT.format(
@@ -63,7 +67,8 @@ def make_decide(planner: Runnable, registry: ExpertRegistry):
                 observations=f"Answers so far:\n{observations}\n" if plan else "")),
         ]
         kwargs = {"grammar": REACT_GRAMMAR} if getattr(model, "supports_grammar", False) else {}
-        output, failure = await call_planner(model, messages, **kwargs)
+        output, failure = await call_planner(model, messages, context.policy("planner"),
+                                             **kwargs)
         raw = "" if output is None else text_of(output)
         question, problem = (None, failure) if failure else parse_decision(raw)
         asked = {s["question"].strip().lower() for s in plan}

@@ -29,3 +29,5 @@ class Route:
     """The threshold the best candidate had to reach."""
     examples: list[tuple[str, str, float]] = field(default_factory=list)
     """With `explain=True`: the nearest labelled questions (question, expert, similarity)."""
+    error: str | None = None
+    """Why routing failed, when the question went to the fallback expert for that reason."""
