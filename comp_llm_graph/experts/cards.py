@@ -37,6 +37,10 @@ class ExpertCard(BaseModel):
     """Backend options, e.g. `max_new_tokens`."""
     max_concurrency: int | None = Field(default=None, ge=1)
     """Most sub-queries this expert runs at once, across all runs (None: no limit)."""
+    timeout: float | None = Field(default=None, gt=0)
+    """Seconds one call of this expert may take (None: the run's `Context.expert_timeout`)."""
+    retries: int | None = Field(default=None, ge=0, le=10)
+    """Attempts after a failed call, with exponential backoff (None: `Context.expert_retries`)."""
     source: str | None = Field(default=None, exclude=True)
     """The file the card came from (set by the loader)."""
 

@@ -295,3 +295,19 @@ async def test_abnormal_run_endings_leave_no_scheduler_entries():
         await failing.ainvoke({"query": QUERY}, context=Context(aggregate="llm",
                                                                expert_timeout=0.1))
     assert set(SCHEDULER._runs) == before
+
+
+async def test_a_card_sets_its_own_timeout_and_retries():
+    attempts: list[str] = []
+
+    async def flaky(payload):
+        attempts.append(payload["question"])
+        await asyncio.sleep(5 if len(attempts) == 1 else 0)
+        return "7"
+
+    registry = fake_registry(experts_with(math=RunnableLambda(lambda p: "", afunc=flaky)))
+    card = registry.cards["math"]
+    registry.cards["math"] = card.model_copy(update={"timeout": 0.2, "retries": 1})
+    graph = build_graph(planner=planner(CHAIN), registry=registry, aggregator=planner("x"))
+    state = await graph.ainvoke({"query": QUERY})
+    assert len(attempts) == 2 and state["answers"]["q3"]["answer"] == "7"
