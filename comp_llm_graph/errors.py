@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = [
     "CompLLMError",
+    "CorruptIndexError",
     "ExpertCardError",
     "ExpertOutputError",
     "InvalidQueryError",
@@ -29,6 +30,14 @@ class ExpertCardError(CompLLMError, ValueError):
     """An expert card file is malformed or names an unknown backend."""
 
 
+class CorruptIndexError(CompLLMError, RuntimeError):
+    """A Chroma store on disk is corrupt (the message says where, and what was or must be done).
+
+    Raised when the store could not be moved aside, or when it was and the operation that found
+    it must start again on the new, empty store.
+    """
+
+
 class ModelNotInstalledError(CompLLMError, RuntimeError):
     """A model package the default experts need is not installed."""
 
@@ -52,6 +61,14 @@ def validate_query(query: object) -> str:
             f"The query must be a string, got {type(query).__name__}. Pass the question as text."
         )
     text = query.strip()
+    try:  # a lone surrogate (a non-UTF-8 byte of argv, kept by Python) breaks the tokenizers
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidQueryError(
+            f"The query is not valid text: character {exc.start + 1} is the lone surrogate "
+            f"U+{ord(text[exc.start]):04X} (a byte that is not UTF-8, e.g. from a terminal set to "
+            "another encoding). Pass the question as UTF-8 text."
+        ) from exc
     if not text:
         raise InvalidQueryError("The query is empty. Pass a question, e.g. comp-llm ask \"...\".")
     if len(text) > MAX_QUERY_CHARS:

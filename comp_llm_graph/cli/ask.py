@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import sys
 import time
 import uuid
@@ -25,19 +24,66 @@ from comp_llm_graph.cli.options import (
     Router,
     build_components,
 )
-from comp_llm_graph.cli.render import err, fail, print_final, print_human, result_document
+from comp_llm_graph.cli.render import (
+    err,
+    fail,
+    json_text,
+    plain,
+    print_final,
+    print_human,
+    result_document,
+)
 from comp_llm_graph.context import MODES, SCHEDULES, Context
-from comp_llm_graph.errors import CompLLMError, validate_query
+from comp_llm_graph.errors import (
+    MAX_QUERY_CHARS,
+    CompLLMError,
+    InvalidQueryError,
+    validate_query,
+)
 
 CHECKPOINT_ENV = "COMP_LLM_CHECKPOINT"
 """Environment variable naming the default `--checkpoint`."""
 
 
+STDIN_LIMIT = 1 << 20
+"""Most bytes read from standard input: far above any query accepted, and an endless input
+(`< /dev/zero`) is refused instead of filling the memory."""
+
+
 def read_query(query: str) -> str:
     """QUERY validated, read from standard input when it is '-'."""
     if query == "-":
-        query = sys.stdin.read()
+        raw = getattr(sys.stdin, "buffer", None)  # None: a text stream put in its place
+        data = raw.read(STDIN_LIMIT + 1) if raw is not None else sys.stdin.read(STDIN_LIMIT + 1)
+        if len(data) > STDIN_LIMIT:
+            raise InvalidQueryError(
+                f"standard input holds more than {STDIN_LIMIT} bytes; a query has at most "
+                f"{MAX_QUERY_CHARS} characters. Pass one question.")
+        query = decode_stdin(data) if isinstance(data, bytes) else data
     return validate_query(query)
+
+
+def decode_stdin(data: bytes) -> str:
+    """Standard input as text: strict UTF-8 (a UTF-8 byte-order mark is dropped).
+
+    Strict, because the replacement characters of a lenient decoding would reach the planner
+    and the experts as part of the question; a UTF-16 file is named as such rather than guessed.
+
+    Raises:
+        InvalidQueryError: the bytes are not UTF-8, naming the first bad byte and its position.
+    """
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise InvalidQueryError(
+            f"standard input is not UTF-8 text: it starts with the UTF-16 byte-order mark "
+            f"0x{data[0]:02x} 0x{data[1]:02x}; convert it to UTF-8 first, e.g. "
+            "iconv -f UTF-16 -t UTF-8 FILE | comp-llm ask -")
+    try:
+        return data.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
+    except UnicodeDecodeError as exc:
+        offset = exc.start + (3 if data.startswith(b"\xef\xbb\xbf") else 0)
+        raise InvalidQueryError(
+            f"standard input is not UTF-8 text: byte 0x{data[offset]:02x} at position {offset}; "
+            "pass the question as UTF-8 (e.g. convert it with iconv -f LATIN1 -t UTF-8).") from exc
 
 
 def ask(
@@ -113,14 +159,14 @@ def ask(
     if draw is not None:
         _draw(state, draw)
     if as_json:
-        print(json.dumps(doc, indent=2, ensure_ascii=False))
+        print(json_text(doc, indent=2))
         return
     if stream:  # the final answer is shown again when it is not what was streamed
         print_final(doc, answer=streamed.strip() != doc["final_answer"].strip())
     else:
         print_human(doc)
     if checkpoint:
-        err.print(f"thread: {state['_thread_id']} (continue with --thread)", style="dim")
+        err.print(plain(f"thread: {state['_thread_id']} (continue with --thread)", "dim"))
 
 
 def _draw(state: dict[str, Any], path: Path) -> None:
@@ -131,7 +177,7 @@ def _draw(state: dict[str, Any], path: Path) -> None:
         draw_plan(state, path)
     except OSError as exc:
         fail(CompLLMError(f"cannot write the drawing: {exc}"))
-    err.print(f"plan drawn: {path} and {path.with_suffix('.mmd')}", style="dim")
+    err.print(plain(f"plan drawn: {path} and {path.with_suffix('.mmd')}", "dim"))
 
 
 def _check_options(query: str | None, stream: bool, as_json: bool, review_plan: bool,

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from comp_llm_graph.cli.render import fail, out, print_bench, progress_bar
+from comp_llm_graph.cli.render import fail, out, plain, print_bench, progress_bar
 
 
 def bench(
@@ -52,10 +52,10 @@ def bench(
     print_bench(results)
     if json_path:
         json_path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
-        out.print(f"[dim]results: {json_path}[/dim]")
+        out.print(plain(f"results: {json_path}", "dim"))
     if "timeline" in results:
-        out.print(f"[dim]timeline: {results['timeline']}[/dim]")
+        out.print(plain(f"timeline: {results['timeline']}", "dim"))
     if "fleet" in results:
         from comp_llm_graph.evaluation.reports import plot_fleet
 
-        out.print(f"[dim]fleet plot: {plot_fleet(results['fleet'], fleet_plot)}[/dim]")
+        out.print(plain(f"fleet plot: {plot_fleet(results['fleet'], fleet_plot)}", "dim"))

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from comp_llm_graph.cli.options import CacheDir, ExpertFolders, JsonOut, build_registry
-from comp_llm_graph.cli.render import err, fail, out, write_results
+from comp_llm_graph.cli.render import err, fail, out, plain, write_results
 from comp_llm_graph.errors import CompLLMError
 
 experts_app = typer.Typer(help="Inspect the experts and fit the router.", no_args_is_help=True)
@@ -25,9 +25,9 @@ def experts_list(experts: ExpertFolders = None, cache_dir: CacheDir = None) -> N
             table.add_column(column, overflow="fold")
         for name in registry.names:
             card = registry.cards[name]
-            table.add_row(name + (" (fallback)" if name == registry.fallback else ""),
-                          str(card.backend), str(card.max_concurrency or "-"),
-                          str(card.source or "-"))
+            table.add_row(plain(name + (" (fallback)" if name == registry.fallback else "")),
+                          plain(card.backend), plain(card.max_concurrency or "-"),
+                          plain(card.source or "-"))
     except (CompLLMError, ValueError) as exc:
         fail(exc)
     out.print(table)
@@ -64,7 +64,7 @@ def experts_fit(
         registry = build_registry(experts, cache_dir)
         with err.status("fitting", spinner="dots") as status:
             report = registry.fit(rows, folds=folds, seed=seed, trained_on=str(data), cards=cards,
-                                  progress=lambda stage: status.update(f"fitting: {stage}"))
+                                  progress=lambda stage: status.update(plain(f"fitting: {stage}")))
     except (CompLLMError, ValueError) as exc:
         fail(exc)
     table = Table(title=f"Router fitted on {report.rows} questions ({report.topics} topics) "
@@ -78,10 +78,10 @@ def experts_fit(
                   f"{report.after_top3:.3f}")
     out.print(table)
     raised = {e: t for e, t in report.thresholds.items() if t > 0}
-    out.print("thresholds (below: fallback to "
-              f"{registry.fallback}): " + (", ".join(f"{e} {t:.3f}" for e, t in raised.items())
-                                           or "all 0 (no question labelled with the fallback)"))
+    listed = (", ".join(f"{e} {t:.3f}" for e, t in raised.items())
+              or "all 0 (no question labelled with the fallback)")
+    out.print(plain(f"thresholds (below: fallback to {registry.fallback}): {listed}"))
     weakest = sorted(report.per_expert.items(), key=lambda item: item[1])[:3]
-    out.print("weakest recall: " + ", ".join(f"{e} {r:.3f}" for e, r in weakest))
-    out.print(f"[dim]saved in {registry.router_folder}; `comp-llm route` and `ask` use it[/dim]")
+    out.print(plain("weakest recall: " + ", ".join(f"{e} {r:.3f}" for e, r in weakest)))
+    out.print(plain(f"saved in {registry.router_folder}; `comp-llm route` and `ask` use it", "dim"))
     write_results({"fit": report.__dict__}, "", json_path, None)

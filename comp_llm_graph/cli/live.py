@@ -5,6 +5,9 @@
 The graph runs with LangGraph's `updates` stream (the plan when the sub-query generator is done,
 each executor branch when it is) and `messages` stream (the aggregator's tokens as the engine
 generates them).
+
+Model text (tokens, sub-answers, plan ids and expert names in the spinner) is printed through
+`render.plain`: literally, without terminal controls (see `render`).
 """
 
 from __future__ import annotations
@@ -13,7 +16,14 @@ from typing import Any
 
 from rich.text import Text
 
-from comp_llm_graph.cli.render import out, print_plan, result_document
+from comp_llm_graph.cli.render import (
+    StreamCleaner,
+    out,
+    plain,
+    print_plan,
+    printable,
+    result_document,
+)
 
 
 async def stream_answer(graph: Any, inputs: dict[str, Any] | None, context: Any,
@@ -21,6 +31,7 @@ async def stream_answer(graph: Any, inputs: dict[str, Any] | None, context: Any,
     """Run the graph, printing as it goes; return the final state and what was streamed."""
     state: dict[str, Any] = {}
     streamed: list[str] = []
+    cleaner = StreamCleaner()  # an escape sequence may be split over two tokens
     async for mode, payload in graph.astream(inputs, config, context=context,
                                              stream_mode=["updates", "messages", "values"]):
         if mode == "values":
@@ -31,7 +42,7 @@ async def stream_answer(graph: Any, inputs: dict[str, Any] | None, context: Any,
                 if not streamed:
                     out.print(Text("Final answer:", style="bold"))
                 streamed.append(chunk.content)
-                out.print(Text(chunk.content), end="")
+                out.print(Text(cleaner.feed(chunk.content)), end="")
         else:
             for node, update in payload.items():
                 if node == "generate_subqueries" and update:
@@ -39,15 +50,15 @@ async def stream_answer(graph: Any, inputs: dict[str, Any] | None, context: Any,
                     print_plan(result_document({**planned, "answers": {}}))
                 elif node == "execute_subquery" and update:
                     for answer in update["answers"].values():
-                        line = Text(f"{answer['id']} [{answer['expert']}] "
-                                    f"{answer['finished_at'] - answer['started_at']:.2f} s: ",
-                                    style="dim")
-                        line.append(answer["answer"] if not answer["error"] else
-                                    f"error: {answer['error']}", style="" if not answer[
-                                        "error"] else "red")
+                        line = plain(f"{answer['id']} [{answer['expert']}] "
+                                     f"{answer['finished_at'] - answer['started_at']:.2f} s: ",
+                                     "dim")
+                        failed = answer["error"]
+                        line.append(printable(f"error: {failed}" if failed else answer["answer"]),
+                                    style="red" if failed else "")
                         out.print(line)
     if streamed:
-        out.print()
+        out.print(Text(cleaner.flush()))
     state["_streamed"] = "".join(streamed)
     return state
 
@@ -71,10 +82,12 @@ async def answer_with_progress(graph: Any, inputs: dict[str, Any] | None, contex
             elif event == "subquery_finished":
                 running.pop(payload["id"], None)
             elif event == "plan":
-                status.update(f"Planned {len(payload['plan'])} sub-queries; running them...")
+                status.update(plain(f"Planned {len(payload['plan'])} sub-queries; "
+                                    "running them..."))
                 continue
-            if running:
-                status.update("Running " + ", ".join(f"{i} [{e}]" for i, e in running.items()))
+            if running:  # a plain str would be read as markup: "q1 [math]" is a style tag
+                status.update(plain("Running " + ", ".join(f"{i} [{e}]"
+                                                           for i, e in running.items())))
             elif event in ("subquery_finished", "aggregation"):
-                status.update("Writing the final answer...")
+                status.update(plain("Writing the final answer..."))
     return state

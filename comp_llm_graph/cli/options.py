@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import typer
 
+from comp_llm_graph.cache import usable_cache_dir
 from comp_llm_graph.errors import CompLLMError
 
 ExpertFolders = Annotated[
     list[Path] | None,
     typer.Option("--experts", help="A folder of your own expert cards (repeatable)."),
 ]
-CacheDir = Annotated[Path | None, typer.Option(help="Folder of the persistent routing index.")]
+CacheDir = Annotated[Path | None, typer.Option(
+    help="Folder of the persistent routing index and fitted routers (default: the cache, "
+         "$XDG_CACHE_HOME/comp-llm-graph; model files always stay there).")]
 Router = Annotated[str, typer.Option(
     help="auto (learned if `experts fit` was run, else similarity), similarity, learned or "
          "examples.")]
@@ -43,7 +47,7 @@ def _registry_options(experts: list[Path] | None, cache_dir: Path | None,
     options: dict[str, Any] = {"expert_folders": [str(p) for p in experts or []],
                                "router": router}
     if cache_dir:
-        options["persist_directory"] = cache_dir
+        options["persist_directory"] = usable_cache_dir(cache_dir, "--cache-dir")
     return options
 
 
@@ -56,12 +60,28 @@ def server_models(planner_url: str | None, planner_model: str | None,
         raise CompLLMError("give both --planner-url and --planner-model (or neither).")
     if not (planner_url and planner_model):
         return {}
+    _check_url(planner_url)
     from comp_llm_graph.runtimes.openai_compat import openai_chat_model
 
     return {role: openai_chat_model(planner_url, planner_model, api_key_env=api_key_env,
                                     max_tokens=tokens)
             for role, tokens in (("planner", PLANNER_MAX_NEW_TOKENS),
                                  ("aggregator", AGGREGATOR_MAX_NEW_TOKENS))}
+
+
+def _check_url(url: str) -> None:
+    """Refuse a --planner-url that is not http(s)://host[:port][/path], in one line.
+
+    (The model's own validation would print a multi-line pydantic error.)
+    """
+    try:
+        parts = urlsplit(url)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:  # a port that is not a number, or out of range
+        parts, port_ok = None, False
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+        raise CompLLMError(f"--planner-url must be an http:// or https:// URL with a host, e.g. "
+                           f"http://127.0.0.1:8000/v1; got {url!r}.")
 
 
 def build_components(experts: list[Path] | None, cache_dir: Path | None, router: str,

@@ -1,8 +1,16 @@
-"""The output side of the CLI: consoles, errors, progress bars, result documents and tables."""
+"""The output side of the CLI: consoles, errors, progress bars, result documents and tables.
+
+Text that comes from a user or a model (questions, plans, answers, error messages, paths) is
+printed literally: as `Text` objects, never as rich markup (a `[/b]` in an answer would stop the
+print after the answer was computed), and through `printable` (an escape sequence in an answer
+would otherwise drive the user's terminal). `--json` output needs neither: `json.dumps` escapes
+control characters and does not know markup.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -16,11 +24,87 @@ from comp_llm_graph.errors import CompLLMError
 out = Console()
 err = Console(stderr=True, soft_wrap=True)
 
+_ESCAPE_SEQUENCE = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor moves, erasing
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"  # OSC: window title, hyperlinks, clipboard
+    r"|\x1b[PX^_][^\x1b]*\x1b\\"  # DCS, SOS, PM, APC strings
+    r"|\x1b[ -/]*[0-~]?"  # any other escape (or a lone ESC)
+    r"|\x9b[0-?]*[ -/]*[@-~]")  # CSI as one C1 character
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 but \t and \n, DEL, C1
+_SURROGATE = re.compile(r"[\ud800-\udfff]")  # a non-UTF-8 byte of a file name or argv
+
+
+def printable(text: object) -> str:
+    """`text` without what a terminal would act on instead of showing.
+
+    Drops escape sequences (ESC and 8-bit CSI), every C0 control character but tab and newline
+    (so a lone CR, BEL or backspace too; CR LF becomes LF), DEL and the C1 controls. A lone
+    surrogate, which no terminal encoding can write, becomes U+FFFD.
+    """
+    text = _SURROGATE.sub("\ufffd", str(text).replace("\r\n", "\n"))
+    return _CONTROL.sub("", _ESCAPE_SEQUENCE.sub("", text))
+
+
+_UNFINISHED = re.compile(
+    r"(?:\x1b\[[0-?]*[ -/]*"  # CSI before its final byte
+    r"|\x1b\][^\x07\x1b]*\x1b?"  # OSC before its terminator (or half of ESC \\)
+    r"|\x1b[PX^_][^\x1b]*\x1b?"  # DCS, SOS, PM, APC likewise
+    r"|\x1b[ -/]*"  # ESC and intermediates
+    r"|\x9b[0-?]*[ -/]*"  # 8-bit CSI
+    r"|\r)\Z")  # CR: the LF of a CR LF may come next
+HELD_BACK_LIMIT = 256
+"""Most characters of an unfinished escape sequence held back between streamed pieces."""
+
+
+class StreamCleaner:
+    """`printable` for text that comes in pieces (streamed tokens).
+
+    A model's escape sequence can be split over two tokens; cleaning each alone would print the
+    second half ("[31m") as text. An unfinished sequence at the end of a piece is held back
+    until the next piece (or `flush`), up to `HELD_BACK_LIMIT` characters.
+    """
+
+    def __init__(self) -> None:
+        self._held = ""
+
+    def feed(self, piece: str) -> str:
+        """What of `piece` (after what was held back) can be shown now."""
+        text = self._held + piece
+        unfinished = _UNFINISHED.search(text)
+        if unfinished and len(text) - unfinished.start() <= HELD_BACK_LIMIT:
+            text, self._held = text[:unfinished.start()], text[unfinished.start():]
+        else:
+            self._held = ""
+        return printable(text)
+
+    def flush(self) -> str:
+        """What is still held back, cleaned (the stream ended)."""
+        text, self._held = self._held, ""
+        return printable(text)
+
+
+def plain(text: object, style: str = "") -> Text:
+    """`text` to print as it is: printable, and never read as rich markup."""
+    return Text(printable(text), style=style)
+
+
+_DEL_AND_C1 = re.compile(r"[\x7f-\x9f]")
+
+
+def json_text(document: Any, indent: int | None = None) -> str:
+    """`document` as JSON for the terminal: non-ASCII text as it is, every control escaped.
+
+    `json.dumps` escapes C0 controls, but with `ensure_ascii=False` not DEL and C1 (U+009B is
+    a CSI to some terminals); those become `u00XX` escapes too, the same JSON value.
+    """
+    text = json.dumps(document, indent=indent, ensure_ascii=False)
+    return _DEL_AND_C1.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
 
 def fail(exc: Exception) -> NoReturn:
     """Print `error: <exc>` on stderr and exit with status 2."""
     message = Text("error: ", style="red")
-    message.append(str(exc))
+    message.append(printable(exc))
     err.print(message)
     raise typer.Exit(2)
 
@@ -37,7 +121,7 @@ def write_results(document: dict[str, Any], table: str, json_path: Path | None,
                   markdown: Path | None, records: Path | None = None,
                   rows: list[Any] = ()) -> None:
     """Print TABLE; write DOCUMENT as JSON, TABLE as Markdown and ROWS as JSON lines if asked."""
-    out.print(table, markup=False)
+    out.print(plain(table))
     try:
         if json_path:
             json_path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
@@ -90,8 +174,9 @@ def print_human(doc: dict[str, Any]) -> None:
     for column in ("id", "expert", "start s", "time s", "answer"):
         answers.add_column(column, overflow="fold")
     for a in doc["answers"]:
-        text = a["answer"] if not a["error"] else f"[red]error: {a['error']}[/red]"
-        answers.add_row(a["id"], a["expert"], f"{a['start_s']:.2f}", f"{a['seconds']:.2f}", text)
+        text = plain(a["answer"]) if not a["error"] else plain(f"error: {a['error']}", "red")
+        answers.add_row(plain(a["id"]), plain(a["expert"]), f"{a['start_s']:.2f}",
+                        f"{a['seconds']:.2f}", text)
     out.print(answers)
     print_final(doc)
 
@@ -99,17 +184,18 @@ def print_human(doc: dict[str, Any]) -> None:
 def print_plan(doc: dict[str, Any]) -> None:
     """The plan table, and every problem and repair the planner's attempts had."""
     planning = doc["planning"] or {}
-    plan = Table(title=f"Plan ({planning.get('status', '?')})", title_justify="left")
+    plan = Table(title=plain(f"Plan ({planning.get('status', '?')})"), title_justify="left")
     for column in ("id", "depends on", "expert", "score", "question"):
         plan.add_column(column, overflow="fold")
     for sub in doc["plan"]:
-        routed = " (fallback)" if sub["routed_by"] == "fallback" else ""
-        plan.add_row(sub["id"], ", ".join(sub["depends_on"]) or "-", sub["expert"] + routed,
-                     f"{sub['score']:.3f}", sub["question"])
+        routed = " (fallback)" if sub.get("routed_by") == "fallback" else ""
+        plan.add_row(plain(sub["id"]), plain(", ".join(sub["depends_on"]) or "-"),
+                     plain(f"{sub['expert']}{routed}"), f"{sub['score']:.3f}",
+                     plain(sub["question"]))
     out.print(plan)
     for attempt in planning.get("attempts", []):
         for note in attempt["problems"] + attempt["repairs"]:
-            out.print(f"  [dim]plan:[/dim] {note}")
+            out.print(Text.assemble(("  plan: ", "dim"), printable(note)))
 
 
 def print_final(doc: dict[str, Any], *, answer: bool = True) -> None:
@@ -119,12 +205,12 @@ def print_final(doc: dict[str, Any], *, answer: bool = True) -> None:
     if aggregation.get("reason"):
         note = f" ({aggregation['method']}: {aggregation['reason']})"
     if answer:
-        out.print(f"[bold]Final answer[/bold]{note}:")
-        out.print(doc["final_answer"], markup=False)
+        out.print(Text.assemble(("Final answer", "bold"), printable(note) + ":"))
+        out.print(plain(doc["final_answer"]))
     elif note:
-        out.print(Text(note.strip(), style="dim"))
+        out.print(plain(note.strip(), "dim"))
     timings = doc["timings"]
-    out.print("[dim]" + "  ".join(f"{k} {v:.2f}s" for k, v in timings.items()) + "[/dim]")
+    out.print(plain("  ".join(f"{k} {v:.2f}s" for k, v in timings.items()), "dim"))
 
 
 def route_document(decision: Any, explain: bool) -> dict[str, Any]:
@@ -140,14 +226,14 @@ def route_document(decision: Any, explain: bool) -> dict[str, Any]:
 
 def print_route(decision: Any) -> None:
     """`route` without --json: the candidates, the chosen expert and why."""
-    out.print(Text(decision.question, style="bold"))
+    out.print(plain(decision.question, "bold"))
     for rank, (expert, score) in enumerate(decision.candidates, start=1):
-        out.print(f"  {rank}. {expert:<20} {score:.3f}")
+        out.print(plain(f"  {rank}. {expert:<20} {score:.3f}"))
     reason = (f"{decision.method}: best score below its threshold {decision.threshold:.2f}, "
               "fallback" if decision.fallback else f"{decision.method}: best score")
-    out.print(f"  -> [bold]{decision.expert}[/bold] ({reason})")
+    out.print(Text("  -> ").append(plain(decision.expert, "bold")).append(f" ({reason})"))
     for question, expert, similarity in decision.examples:
-        out.print(Text(f"     near: [{expert} {similarity:.2f}] {question[:100]}", style="dim"))
+        out.print(plain(f"     near: [{expert} {similarity:.2f}] {question[:100]}", "dim"))
 
 
 def print_bench(results: dict[str, Any]) -> None:

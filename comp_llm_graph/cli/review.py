@@ -14,9 +14,8 @@ from typing import Any
 import click
 import typer
 from langgraph.types import Command
-from rich.text import Text
 
-from comp_llm_graph.cli.render import err, print_plan
+from comp_llm_graph.cli.render import err, plain, print_plan, printable
 from comp_llm_graph.errors import CompLLMError
 from comp_llm_graph.nodes.common import plan_view
 
@@ -42,9 +41,9 @@ async def reviewed_run(graph: Any, inputs: dict[str, Any] | None, context: Any,
 def _answer(request: Any) -> Any:
     """The reviewer's answer to one interrupt: a plan review, or an expert's own question."""
     if not (isinstance(request, dict) and request.get("kind") == "plan_review"):
-        return typer.prompt(f"The run asks: {request}", err=True)
+        return typer.prompt(printable(f"The run asks: {request}"), err=True)
     for problem in request.get("problems", []):
-        err.print(Text(f"The edited plan was not run: {problem}", style="red"))
+        err.print(plain(f"The edited plan was not run: {problem}", "red"))
     print_plan({"plan": request["plan"], "planning": {"status": "for review"}})
     return _ask(request["plan"])
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -11,8 +10,13 @@ import typer
 
 from comp_llm_graph.cli.ask import read_query
 from comp_llm_graph.cli.options import CacheDir, ExpertFolders, Router, build_registry
-from comp_llm_graph.cli.render import fail, out, print_route, route_document
-from comp_llm_graph.errors import CompLLMError, validate_query
+from comp_llm_graph.cli.render import fail, json_text, out, print_route, route_document
+from comp_llm_graph.errors import (
+    MAX_QUERY_CHARS,
+    CompLLMError,
+    InvalidQueryError,
+    validate_query,
+)
 
 ROUTE_BATCH = 256
 """Questions embedded and routed per batch by `route --file`."""
@@ -50,7 +54,13 @@ def route(
                 raise CompLLMError(
                     f"{file}: line(s) {', '.join(map(str, blank[:10]))} are blank; every line must "
                     "be a question (remove the blank lines).")
-            questions = [validate_query(line) for line in lines]
+            long = [i + 1 for i, line in enumerate(lines) if len(line.strip()) > MAX_QUERY_CHARS]
+            if long:
+                raise CompLLMError(
+                    f"{file}: line(s) {', '.join(map(str, long[:10]))} have more than "
+                    f"{MAX_QUERY_CHARS} characters, the longest question accepted; shorten or "
+                    "split them.")
+            questions = [_question(file, number, line) for number, line in enumerate(lines, 1)]
         else:
             questions = [read_query(question or "")]
         registry = build_registry(experts, cache_dir, router)
@@ -58,7 +68,7 @@ def route(
             for decision in registry.route(questions[start:start + ROUTE_BATCH], top_k=top_k,
                                            explain=explain):
                 if as_json:
-                    print(json.dumps(route_document(decision, explain), ensure_ascii=False))
+                    print(json_text(route_document(decision, explain)))
                 else:
                     print_route(decision)
                     if explain and not decision.examples:
@@ -67,3 +77,11 @@ def route(
     except (CompLLMError, ValueError) as exc:
         fail(exc)
     sys.stdout.flush()
+
+
+def _question(file: Path, number: int, line: str) -> str:
+    """Line `number` of `file` as a question; an error names the line."""
+    try:
+        return validate_query(line)
+    except InvalidQueryError as exc:
+        raise CompLLMError(f"{file}: line {number}: {exc}") from exc

@@ -44,6 +44,15 @@ class ExpertCard(BaseModel):
     source: str | None = Field(default=None, exclude=True)
     """The file the card came from (set by the loader)."""
 
+    @field_validator("options")
+    @classmethod
+    def _whole_max_new_tokens(cls, options: dict[str, Any]) -> dict[str, Any]:
+        tokens = options.get("max_new_tokens")
+        if tokens is not None and (isinstance(tokens, bool) or not isinstance(tokens, int)
+                                   or tokens < 1):
+            raise ValueError(f"max_new_tokens must be a whole number >= 1; got {_shown(tokens)}")
+        return options
+
     @field_validator("examples")
     @classmethod
     def _no_blank_examples(cls, examples: list[str]) -> list[str]:
@@ -79,14 +88,49 @@ def load_card(path: Path) -> ExpertCard:
             f"{path}: an expert card is a YAML mapping with name, description, examples, "
             f"system_prompt and backend; got {type(data).__name__}."
         )
+    _check_keys(path, data)
     try:
         return ExpertCard(**data, source=str(path))
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'card'}: {err['msg']}"
-            for err in exc.errors()
-        )
+        problems = "; ".join(_problem(err) for err in exc.errors())
+        if any(err["type"] == "extra_forbidden" for err in exc.errors()):
+            problems += f" (the fields of a card: {', '.join(CARD_FIELDS)})"
         raise ExpertCardError(f"{path}: invalid expert card: {problems}") from exc
+
+
+CARD_FIELDS = tuple(name for name in ExpertCard.model_fields if name != "source")
+"""The keys a card file may have (`source` is the loader's: the file the card came from)."""
+
+
+def _check_keys(path: Path, data: dict[Any, Any]) -> None:
+    """Refuse keys that are not field names: not text, or `source` (set from the path)."""
+    odd = [key for key in data if not isinstance(key, str)]
+    if odd:
+        hint = (" (YAML reads yes/no/on/off as true/false: quote a key meant as text)"
+                if any(isinstance(k, bool) for k in odd) else "")
+        raise ExpertCardError(
+            f"{path}: invalid expert card: key(s) {', '.join(_shown(k) for k in odd)} are not "
+            f"field names{hint}; the fields of a card: {', '.join(CARD_FIELDS)}.")
+    if "source" in data:
+        raise ExpertCardError(
+            f"{path}: invalid expert card: 'source' is not a card field; the loader sets it to "
+            "the file the card came from. Remove it from the card.")
+
+
+def _problem(error: Any) -> str:
+    """One pydantic error as `field: what is wrong (got what was given)`."""
+    where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}"
+                    for part in error["loc"]).lstrip(".") or "card"
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] in ("missing", "extra_forbidden") or "; got " in message:
+        return f"{where}: {message}"
+    return f"{where}: {message}; got {_shown(error['input'])}"
+
+
+def _shown(value: Any) -> str:
+    """`value` as a short repr with its YAML type, for error messages."""
+    text = repr(value)
+    return f"{text[:60] + '...' if len(text) > 60 else text} ({type(value).__name__})"
 
 
 def load_cards(folder: Path) -> list[ExpertCard]:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.embeddings import Embeddings
 from langchain_core.runnables import Runnable
 
-from comp_llm_graph.cache import default_cache_dir
+from comp_llm_graph.cache import default_cache_dir, usable_cache_dir
 from comp_llm_graph.errors import ExpertCardError
 from comp_llm_graph.experts.backends import backend_factory, build_expert
 from comp_llm_graph.experts.cards import DEFAULT_PACK, ExpertCard, load_cards
@@ -57,7 +57,8 @@ class ExpertRegistry:
             cards: The expert cards; names must be unique.
             embeddings: LangChain embeddings for routing (default: the embedded MiniLM).
             client: A Chroma client; default: a persistent client in `persist_directory`.
-            persist_directory: Folder of the persistent index (default: `default_cache_dir()`).
+            persist_directory: Folder of the persistent index (default: `default_cache_dir()`);
+                made if missing. A file or a place that cannot be written is a `CompLLMError`.
             collection_name: Chroma collection; one per embedding model is kept.
             threshold: Best similarity below which the fallback expert is used.
             fallback: Name of the fallback (generalist) expert; must be one of the cards.
@@ -87,9 +88,12 @@ class ExpertRegistry:
                 f"({', '.join(sorted(self.cards))}). Add a card named {fallback!r} or pass "
                 "fallback=<name>."
             )
+        folder = Path(persist_directory or default_cache_dir())
+        if persist_directory is not None or client is None:  # written to: fail now, named
+            folder = usable_cache_dir(folder, "the routing index folder (persist_directory)")
         self.routing = Router(
             self.cards, fallback=fallback, threshold=threshold, method=router,
-            persist_directory=Path(persist_directory or default_cache_dir()), client=client,
+            persist_directory=folder, client=client,
             collection_name=collection_name, embeddings=embeddings, encoder=encoder,
             chroma_url=chroma_url)
         """Picks the expert of each question (see `comp_llm_graph.experts.routing`)."""

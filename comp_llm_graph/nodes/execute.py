@@ -22,8 +22,8 @@ from langgraph.errors import GraphBubbleUp
 from langgraph.runtime import Runtime
 from langgraph.types import Send
 
-from comp_llm_graph.errors import ExpertOutputError
 from comp_llm_graph.context import Context
+from comp_llm_graph.errors import ExpertOutputError
 from comp_llm_graph.experts.registry import ExpertRegistry
 from comp_llm_graph.faults import CallPolicy, call_with_policy, describe
 from comp_llm_graph.nodes.common import answer_block, one_line, output_tokens, text_of

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from langchain_core.embeddings import Embeddings
 
 from comp_llm_graph.experts.cards import ExpertCard
-from comp_llm_graph.experts.routing.chroma import ChromaStore
+from comp_llm_graph.experts.routing.chroma import ChromaStore, StoreRecovered
 from comp_llm_graph.experts.routing.decision import Route
 
 __all__ = ["DEFAULT_THRESHOLD", "CardIndex", "default_embeddings"]
 
+T = TypeVar("T")
 DEFAULT_THRESHOLD = 0.2
 """Below this best similarity a sub-query goes to the fallback expert."""
 
@@ -70,9 +71,22 @@ class CardIndex:
             Counts: `embedded` (cards embedded now) and `reused` (cards already up to date).
         """
         with self._sync_lock:  # a route in another thread waits for it, never reads it half-made
-            stats = self._sync()
+            stats = self._rebuilt_once(self._sync)
             self._synced = True
             return stats
+
+    def _rebuilt_once(self, call: Callable[[], T]) -> T:
+        """`call()`; once more from the start if the store was found corrupt and made again.
+
+        The index is derived from the cards, so on the new, empty store `call` syncs it anew.
+        """
+        try:
+            return call()
+        except StoreRecovered:
+            with self._lock:
+                self._collection = None
+            self._synced = False
+            return call()
 
     def _sync(self) -> dict[str, int]:
         with self._lock:
@@ -105,6 +119,10 @@ class CardIndex:
     def route(self, questions: Sequence[str], top_k: int, *, threshold: float,
               fallback: str) -> list[Route]:
         """Route by the best similarity to each card's description and examples."""
+        return self._rebuilt_once(lambda: self._route(questions, top_k, threshold, fallback))
+
+    def _route(self, questions: Sequence[str], top_k: int, threshold: float,
+               fallback: str) -> list[Route]:
         if not self._synced:
             with self._sync_lock:  # the first routes at once: one syncs, the others wait
                 if not self._synced:
