@@ -59,11 +59,13 @@ def evaluate_exactly(expression: str) -> str:
     """(In the worker) the exact value: an integer, a fraction with its decimal, or a decimal."""
     import math
 
-    from sympy import sympify
+    from sympy import S, sympify
 
     value = sympify(expression.replace("%", "/100"), rational=True)
     if not value.is_number:
         raise ValueError(f"not a number: {expression!r}")
+    if value.is_finite is not True or value.has(S.NaN):  # 1/0 is zoo, 0/0 nan: no exact value
+        raise ValueError(f"{expression!r} has no value (a division by zero)")
     if value.is_Integer:
         return str(int(value))
     if value.is_Rational:

@@ -120,6 +120,17 @@ async def test_without_a_fallback_a_refusal_says_why():
     assert seconds < 3 and gap < MAX_GAP
 
 
+@pytest.mark.parametrize("expression", ["1/0", "0/0", "1/(2-2)"])
+def test_a_division_by_zero_is_a_value_error_not_nan(expression):
+    with pytest.raises(ValueError, match="has no value"):
+        evaluate_arithmetic(expression)
+
+
+async def test_a_division_by_zero_goes_to_the_fallback():
+    answers, _, _ = await _ask_while_ticking(sympy_expert(FALLBACK), "What is 0/0?")
+    assert answers == ["LLM answer"]
+
+
 async def test_concurrent_questions_share_the_worker_and_the_loop_runs_on():
     answers, seconds, gap = await _ask_while_ticking(
         sympy_expert(FALLBACK), "What is 6 times 7?", "What is 9^9^7?", "What is 1/8?",
