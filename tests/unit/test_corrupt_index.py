@@ -61,6 +61,27 @@ def test_a_corrupt_index_is_moved_aside_and_rebuilt_with_a_warning(tmp_path, cap
     assert again.sync() == {"embedded": 0, "reused": len(CARDS)} and len(_moved(tmp_path)) == 1
 
 
+def test_an_unreadable_vector_segment_is_moved_aside_and_rebuilt(tmp_path, caplog):
+    # Chroma reads its HNSW files once a collection outgrows its first batch (100 items)
+    cards = [c.model_copy(update={"examples": [f"{e} ({i})" for e in c.examples
+                                               for i in range(60)]}) for c in CARDS]
+
+    def registry() -> ExpertRegistry:
+        return ExpertRegistry(cards, embeddings=KeywordEmbeddings(), persist_directory=tmp_path,
+                              experts={})
+
+    registry().sync()
+    recovery.forget_system(tmp_path, only_unused=False)  # as in a new process: files read again
+    [segment] = [p for p in tmp_path.iterdir() if p.is_dir()]
+    (segment / "index_metadata.pickle").write_bytes(b"garbage, not a pickle")
+    with caplog.at_level(logging.WARNING, logger=recovery.__name__):
+        [route] = registry().route([QUESTION])
+    assert route.expert == "geography"
+    [moved] = _moved(tmp_path)
+    assert (moved / segment.name / "index_metadata.pickle").is_file()
+    assert "its vector segment could not be read: hnsw segment reader" in caplog.text
+
+
 def test_corruption_found_mid_run_rebuilds_and_routes(tmp_path, monkeypatch):
     db = _built(tmp_path)
     registry = _registry(tmp_path)

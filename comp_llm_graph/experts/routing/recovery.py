@@ -7,6 +7,12 @@ it finds corrupt is moved aside, never one that is merely locked or busy, and ne
 server's. Moving (not deleting) keeps the damaged files for a look; everything in the store is
 derived data made again from the cards (or by rerunning `experts fit` / `demonstrations`).
 
+The vector segments (the UUID-named folders of HNSW files beside it) have no such check: a
+store whose SQLite file is sound is taken as corrupt only when Chroma's error says it could not
+read a segment (`segment_problem`). Damage that kills the process inside Chroma's Rust core
+(seen with garbage in `data_level0.bin`) cannot be caught at all; deleting the folder's store
+files recovers from it.
+
 Two processes on one folder: the move happens under a lock file, and only when the file is still
 the one this process opened, so one process never moves aside the store the other just made.
 """
@@ -25,7 +31,7 @@ from typing import Any
 from comp_llm_graph.errors import CorruptIndexError
 
 __all__ = ["DB_FILE", "close", "forget_system", "identity", "is_store_failure", "move_aside",
-           "sqlite_problem"]
+           "segment_problem", "sqlite_problem"]
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +86,18 @@ def sqlite_problem(db: Path) -> str | None:
     return None if rows == ["ok"] else "; ".join(rows)
 
 
+_SEGMENT_FAILURE = re.compile(
+    r"hnsw segment (reader|writer)|loading hnsw index|deserializing pickle|Error finding id",
+    re.IGNORECASE)
+
+
+def segment_problem(exc: BaseException) -> str | None:
+    """What Chroma's error says is wrong with a vector segment's files, or None."""
+    text = str(exc)
+    found = _SEGMENT_FAILURE.search(text)
+    return None if found is None else text[found.start():][:200]
+
+
 def move_aside(folder: Path, exc: BaseException, opened: tuple[int, int] | None) -> Path | None:
     """Move the corrupt store in `folder` aside after `exc`; re-raise `exc` if it is sound.
 
@@ -95,6 +113,9 @@ def move_aside(folder: Path, exc: BaseException, opened: tuple[int, int] | None)
         if opened is not None and now != opened:
             return None  # not the file this process opened: replaced already, use the new one
         problem = sqlite_problem(db)
+        problem = f"SQLite: {problem}" if problem else None
+        if problem is None and db.is_file() and (segment := segment_problem(exc)):
+            problem = f"its vector segment could not be read: {segment}"
         if problem is None:
             if type(exc).__name__ == "PanicException":  # not an `Exception`: make it one
                 raise RuntimeError(f"Chroma failed on {folder}: {exc}") from exc
@@ -108,11 +129,11 @@ def move_aside(folder: Path, exc: BaseException, opened: tuple[int, int] | None)
                 part.rename(target / part.name)
         except OSError as error:
             raise CorruptIndexError(
-                f"the routing index in {folder} is corrupt (SQLite: {problem}) and could not be "
+                f"the routing index in {folder} is corrupt ({problem}) and could not be "
                 f"moved aside ({error}). Delete {db} and the UUID-named folders beside it: "
                 "the index is rebuilt from the expert cards on the next run.") from exc
     log.warning(
-        "the routing index in %s was corrupt (SQLite: %s); moved it to %s and made a new one: "
+        "the routing index in %s was corrupt (%s); moved it to %s and made a new one: "
         "the experts' index is rebuilt from the cards now. Labelled examples of `comp-llm "
         "experts fit` and plan demonstrations of `comp-llm demonstrations` kept there are not: "
         "rerun those commands if you used them. Delete %s once you no longer need it.",
