@@ -25,7 +25,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def _no_deployment_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test starts without the deployment variables (a Chroma server, a checkpoint URL),
     whatever the shell or an earlier in-process CLI call set; each is restored afterwards."""
-    for name in ("COMP_LLM_CHROMA_URL", "COMP_LLM_CHROMA_TOKEN", "COMP_LLM_CHECKPOINT"):
+    for name in ("COMP_LLM_CHROMA_URL", "COMP_LLM_CHROMA_TOKEN", "COMP_LLM_CHECKPOINT",
+                 "COMP_LLM_MODEL_DIR"):
         monkeypatch.setenv(name, "")  # records the value to restore, even "not set"
         monkeypatch.delenv(name)
 

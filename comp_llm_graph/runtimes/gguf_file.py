@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from comp_llm_graph.cache import model_file
+
 __all__ = ["FORMATS", "convert_gguf", "converted_copy", "gguf_integers", "gguf_vocabulary"]
 
 FORMATS = ("F16", "Q8_0", "Q5_0", "Q5_1", "Q4_0", "Q4_1")
@@ -191,15 +193,17 @@ def convert_gguf(source: str | Path, target: str | Path, fmt: str) -> Path:
     return target
 
 
-def converted_copy(source: str | Path, fmt: str, cache_dir: str | Path) -> Path:
-    """`source` in format `fmt`, made once and kept in `cache_dir`.
+def converted_copy(source: str | Path, fmt: str, cache_dir: str | Path | None = None) -> Path:
+    """`source` in format `fmt`, made once and kept in `cache_dir` (default: the model cache).
 
-    The copy is keyed by the source file's size and modification time, so a reinstalled model
-    is converted again.
+    The default is `cache.model_file`: a copy already in the default cache is reused. The copy
+    is keyed by the source file's size and modification time, so a reinstalled model is
+    converted again.
     """
     source = Path(source)
     stat = source.stat()
-    target = Path(cache_dir) / f"{source.stem}-{stat.st_size}-{stat.st_mtime_ns}.{fmt}.gguf"
+    name = f"{source.stem}-{stat.st_size}-{stat.st_mtime_ns}.{fmt}.gguf"
+    target = Path(cache_dir) / name if cache_dir else model_file(name, Path.is_file)
     if not target.is_file():
         convert_gguf(source, target, fmt)
     return target

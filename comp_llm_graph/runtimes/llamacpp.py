@@ -37,7 +37,6 @@ from langchain_core.language_models import BaseChatModel, LangSmithParams
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
-from comp_llm_graph.cache import default_cache_dir
 from comp_llm_graph.errors import ModelNotInstalledError
 from comp_llm_graph.plan import cut_at_repeat, format_grammar
 from comp_llm_graph.runtimes.gguf_file import FORMATS, converted_copy
@@ -167,7 +166,7 @@ class LlamaCppChatModel(BaseChatModel):
             if self.weight_format not in FORMATS:
                 raise ValueError(f"weight_format must be one of {', '.join(FORMATS)} or None; "
                                  f"got {self.weight_format!r}")
-            path = converted_copy(path, self.weight_format, default_cache_dir() / "models")
+            path = converted_copy(path, self.weight_format)
         threads = DEFAULTS["threads"] or int(os.environ.get("COMP_LLM_THREADS") or 0) or (
             os.cpu_count() or 1)
         return ServerSettings(str(path), self.max_batch_size or DEFAULTS["max_batch_size"] or 1,

@@ -11,7 +11,7 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
-from comp_llm_graph.cache import default_cache_dir
+from comp_llm_graph.cache import model_file
 from comp_llm_graph.errors import CompLLMError, ModelNotInstalledError
 
 __all__ = [
@@ -90,7 +90,7 @@ def dequantised_dir(model_path: str, gguf_file: str) -> Path:
     """Cache folder of a GGUF model's de-quantised weights (keyed by the file's size and date)."""
     stat = (Path(model_path) / gguf_file).stat()
     name = f"{Path(gguf_file).stem}-{stat.st_size}-{stat.st_mtime_ns}"
-    return default_cache_dir() / "models" / name
+    return model_file(name, lambda folder: (folder / ".complete").is_file())
 
 
 def _save_dequantised(model: Any, tokenizer: Any, folder: Path) -> None:
@@ -138,7 +138,7 @@ def estimate_bytes(model_path: str, gguf_file: str | None) -> int:
 def smollm2_folder() -> Path:
     """SmolLM2 as a transformers folder (config, tokenizer, safetensors), de-quantised on first use.
 
-    The folder lies in the cache (`default_cache_dir()/models`); a server that loads Hugging
+    The folder lies in the model cache (`cache.model_dir()`); a server that loads Hugging
     Face folders can serve it to the `openai` backend, e.g. `transformers serve FOLDER` (served
     under the model name FOLDER).
 

@@ -70,6 +70,20 @@ def test_converted_copy_is_made_once_and_reused(source, tmp_path):
     assert [p.name for p in (tmp_path / "cache").iterdir()] == [first.name]  # no staging left
 
 
+def test_copies_are_made_in_the_model_folder_and_reused_from_the_default_cache(
+        source, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("COMP_LLM_MODEL_DIR", str(tmp_path / "given" / "models"))
+    made = converted_copy(source, "Q8_0")
+    assert made.parent == tmp_path / "given" / "models"
+    assert not (tmp_path / "xdg").exists()  # nothing written outside the folder given
+    monkeypatch.setenv("COMP_LLM_MODEL_DIR", str(tmp_path / "xdg" / "comp-llm-graph" / "models"))
+    shared = converted_copy(source, "F16")
+    monkeypatch.setenv("COMP_LLM_MODEL_DIR", str(tmp_path / "other"))
+    assert converted_copy(source, "F16") == shared  # already made in the default cache: reused
+    assert not (tmp_path / "other").exists()
+
+
 def test_unknown_format_and_non_gguf_files_are_refused(source, tmp_path):
     with pytest.raises(ValueError, match="unknown weight format 'Q3'"):
         convert_gguf(source, tmp_path / "x.gguf", "Q3")
