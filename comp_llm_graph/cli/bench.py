@@ -1,4 +1,4 @@
-"""`comp-llm bench`: measure the executor (scheduler suite, overhead, batching, real models)."""
+"""`comp-llm bench`: measure the executor (scheduler, overhead, batching, models, reliability)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from comp_llm_graph.cli.render import fail, out, plain, print_bench, progress_ba
 def bench(
     parts: Annotated[
         list[str] | None,
-        typer.Argument(help="Any of: scheduler, overhead, batching, models, fleet "
-                            "(default: all)."),
+        typer.Argument(help="Any of: scheduler, overhead, batching, models, fleet, "
+                            "reliability (default: all)."),
     ] = None,
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Write the results as JSON here.")
@@ -28,19 +28,22 @@ def bench(
     seed: Annotated[int, typer.Option(help="Seed of the random DAGs.")] = 0,
     queries: Annotated[int, typer.Option(
         help="Concurrent queries per replica count in the fleet part.")] = 100,
+    runs: Annotated[int, typer.Option(
+        help="Runs of the concurrent load in the reliability part (100 at once).")] = 500,
     fleet_plot: Annotated[Path, typer.Option(
         help="Throughput and p95 latency against replicas (PNG), when the fleet part ran.")
     ] = Path("bench-fleet.png"),
 ) -> None:
-    """Measure the executor: scheduler suite, overhead, batching, real models, expert fleets."""
+    """Measure the executor: scheduler, overhead, batching, real models, fleets, reliability."""
     from comp_llm_graph.evaluation.bench import PARTS, run_bench
 
     chosen = list(parts or PARTS)
     unknown = [p for p in chosen if p not in PARTS]
     if unknown:
         fail(ValueError(f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}"))
-    if dags < 1 or queries < 1:
-        fail(ValueError(f"--dags and --queries must be at least 1; got {dags}, {queries}"))
+    if min(dags, queries, runs) < 1:
+        fail(ValueError(f"--dags, --queries and --runs must be at least 1; got {dags}, "
+                        f"{queries}, {runs}"))
     with progress_bar() as bar:
 
         def progress(description: str, total: int):
@@ -48,7 +51,8 @@ def bench(
             return lambda: bar.advance(task)
 
         results = asyncio.run(run_bench(chosen, n_dags=dags, seed=seed, timeline=timeline,
-                                        fleet_queries=queries, progress=progress))
+                                        fleet_queries=queries, load_runs=runs,
+                                        progress=progress))
     print_bench(results)
     if json_path:
         json_path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")

@@ -267,6 +267,8 @@ def print_bench(results: dict[str, Any]) -> None:
                   f"{b.get('one_stream_tokens_per_s', 0):.1f} tokens/s")
     if "fleet" in results:
         print_fleet(results["fleet"])
+    if "reliability" in results:
+        print_reliability(results["reliability"])
     if "models" in results:
         table = Table(title="Default pack on SmolLM2", title_justify="left")
         for column in ("mode", "median wall s", "total wall s", "expert tokens/s"):
@@ -301,3 +303,42 @@ def print_fleet(results: dict[str, Any]) -> None:
     out.print(table)
     if "throughput_ratio_4_vs_1" in results:
         out.print(f"throughput at 4 replicas / 1: {results['throughput_ratio_4_vs_1']:.2f}x")
+
+
+def _table(title: str, columns: tuple[str, ...], rows: list[tuple]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(str(cell) for cell in row))
+    return table
+
+
+def print_reliability(results: dict[str, Any]) -> None:
+    """`bench reliability`: faults survived, bad input sorted, crashes resumed, load held."""
+    out.print(_table("Faults injected (3-part plan, scripted models)",
+                     ("fault", "runs", "survived"),
+                     [(r["fault"], r["runs"], r["survived"]) for r in results["faults"]]))
+    rows = [(name, r["tried"], r["refused"], r["accepted"], r["other"], f"{r['slowest_s']:.3f}")
+            for name, r in results["bad_inputs"].items()]
+    out.print(_table("Bad input", ("input", "tried", "refused, clear error", "accepted",
+                                   "other exception", "slowest s"), rows))
+    for name, r in results["bad_inputs"].items():
+        for other in r["others"]:
+            out.print(plain(f"  {name}: {other}", "red"))
+    p = results["plans"]
+    out.print(f"Random planner output: {p['tried']} tried, {p['valid_dags']} valid DAGs, "
+              f"{p['plan_errors']} PlanError (re-plan, then one sub-query), other exceptions "
+              f"{p['other_exceptions']}, slowest {p['slowest_s']:.3f} s")
+    out.print(_table("Killed (SIGKILL) and resumed, 6 sub-queries on a SQLite checkpoint",
+                     ("killed", "answers saved", "calls before kill", "calls on resume",
+                      "saved ones re-run", "complete"),
+                     [(r["killed"], r["saved_before_kill"], r["calls_before_kill"],
+                       r["expert_calls_on_resume"], r["saved_run_again"],
+                       "yes" if r["complete"] else "NO") for r in results["crash_resume"]]))
+    load = results["load"]
+    peak = max(load["peak_calls_per_card"].values())
+    out.print(f"Concurrent load: {load['runs']} runs, {load['at_once']} at once, 10% of expert "
+              f"calls failing, {load['seconds']} s: cross-talk {load['crosstalk']}, lost or "
+              f"duplicated sub-queries {load['lost_or_duplicated']}, card limit "
+              f"{load['card_limit']} peaked at {peak}, peak RSS {load['peak_rss_mb']} MB")

@@ -49,6 +49,8 @@ def route(
                 lines = file.read_text(encoding="utf-8").splitlines()
             except (OSError, UnicodeDecodeError) as exc:
                 raise CompLLMError(f"cannot read {file}: {exc}") from exc
+            if not lines:
+                raise CompLLMError(f"{file} is empty; write one question per line.")
             blank = [i + 1 for i, line in enumerate(lines) if not line.strip()]
             if blank:
                 raise CompLLMError(

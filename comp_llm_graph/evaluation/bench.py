@@ -10,6 +10,9 @@ Parts (each runs alone; with none named, all run):
 - `batching`: 4 concurrent calls on one SmolLM2 copy, batched vs one by one (tokens/s).
 - `models`: the default pack on SmolLM2 answering multi-part questions: sequential vs react vs
   start-as-ready with and without batching (wall time, tokens/s).
+- `fleet`: one expert on 1, 2 and 4 replicas on loopback (`evaluation.fleet`).
+- `reliability`: faults injected, bad input, crash and resume, concurrent load
+  (`evaluation.reliability`).
 
 With a `timeline` path, `run_bench` also draws one example run as a Gantt chart
 (`comp_llm_graph.evaluation.reports.plot_timeline`).
@@ -40,7 +43,7 @@ from comp_llm_graph.scheduler import critical_path
 
 __all__ = ["PARTS", "random_dag", "run_bench"]
 
-PARTS: tuple[str, ...] = ("scheduler", "overhead", "batching", "models", "fleet")
+PARTS: tuple[str, ...] = ("scheduler", "overhead", "batching", "models", "fleet", "reliability")
 SIM_EXPERTS = ("sim_a", "sim_b", "sim_c")
 MODEL_QUESTIONS = [
     "What is the capital of France, and what is 15% of 240?",
@@ -342,7 +345,7 @@ async def bench_models(questions: Sequence[str] = MODEL_QUESTIONS,
 
 async def run_bench(parts: Sequence[str] = PARTS, *, n_dags: int = 30, seed: int = 0,
                     timeline: str | Path | None = None, fleet_queries: int = 100,
-                    progress: Progress = _no_progress) -> dict[str, Any]:
+                    load_runs: int = 500, progress: Progress = _no_progress) -> dict[str, Any]:
     """Run the named parts; returns one JSON-ready document (and writes the timeline PNG)."""
     unknown = [p for p in parts if p not in PARTS]
     if unknown:
@@ -364,6 +367,11 @@ async def run_bench(parts: Sequence[str] = PARTS, *, n_dags: int = 30, seed: int
         from comp_llm_graph.evaluation.fleet import bench_fleet
 
         results["fleet"] = await bench_fleet(fleet_queries, seed=seed, progress=progress)
+    if "reliability" in parts:
+        from comp_llm_graph.evaluation.reliability import run_reliability
+
+        results["reliability"] = await run_reliability(runs=load_runs, seed=seed,
+                                                       progress=progress)
     if timeline and example:
         results["timeline"] = str(plot_timeline(example[0], timeline, example[1]))
     return results

@@ -7,6 +7,7 @@ to half its size after a first run built it.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -61,3 +62,18 @@ def test_bad_utf8_on_standard_input_and_a_file_as_cache_dir_exit_2(tmp_path):
     (tmp_path / "afile").touch()
     done = comp_llm("route", "--cache-dir", str(tmp_path / "afile"), "What is water?")
     assert done.returncode == 2 and b"is not a folder (it is a file)" in done.stderr
+
+
+def test_bench_reliability_prints_its_tables_with_nothing_lost(tmp_path):
+    done = comp_llm("bench", "reliability", "--runs", "50", "--json", str(tmp_path / "r.json"),
+                    timeout=600)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
+    printed = done.stdout.decode()
+    for title in ("Faults injected", "Bad input", "Random planner output",
+                  "Killed (SIGKILL) and resumed", "Concurrent load: 50 runs"):
+        assert title in printed, printed
+    results = json.loads((tmp_path / "r.json").read_text())["reliability"]
+    assert all(r["survived"] == r["runs"] for r in results["faults"])
+    assert all(r["other"] == 0 for r in results["bad_inputs"].values())
+    assert len(results["crash_resume"]) == 7
+    assert all(r["complete"] and r["saved_run_again"] == 0 for r in results["crash_resume"])

@@ -247,6 +247,27 @@ def test_route_file_names_the_lines_over_the_limit(tmp_path):
     assert "line(s) 2, 4 have more than 4000 characters" in result.output
 
 
+
+def test_route_file_that_is_empty_is_refused(tmp_path):
+    questions = tmp_path / "q.txt"
+    questions.write_text("")
+    result = runner.invoke(app, ["route", "--file", str(questions)])
+    assert result.exit_code == 2
+    assert "q.txt is empty; write one question per line" in " ".join(result.output.split())
+
+
+def test_cache_dir_also_takes_the_model_files(tmp_path):
+    import os
+
+    from comp_llm_graph.cli.options import _registry_options
+
+    options = _registry_options(None, tmp_path / "cache")
+    assert options["persist_directory"] == tmp_path / "cache"
+    assert os.environ["COMP_LLM_MODEL_DIR"] == str(tmp_path / "cache" / "models")
+    os.environ["COMP_LLM_MODEL_DIR"] = str(tmp_path / "mine")  # set by the user: kept
+    _registry_options(None, tmp_path / "cache")
+    assert os.environ["COMP_LLM_MODEL_DIR"] == str(tmp_path / "mine")
+
 # -- 7. the safety net --------------------------------------------------------------------------
 
 

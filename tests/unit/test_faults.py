@@ -311,18 +311,3 @@ async def test_a_card_sets_its_own_timeout_and_retries():
     graph = build_graph(planner=planner(CHAIN), registry=registry, aggregator=planner("x"))
     state = await graph.ainvoke({"query": QUERY})
     assert len(attempts) == 2 and state["answers"]["q3"]["answer"] == "7"
-
-
-def test_the_reliability_suite_prints_every_fault_survived():
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    script = Path(__file__).resolve().parents[2] / "benchmarks" / "reliability.py"
-    done = subprocess.run([sys.executable, str(script), "--repeats", "1", "--plans", "50",
-                           "--runs", "10", "--at-once", "5"], capture_output=True, text=True,
-                          timeout=120)
-    assert done.returncode == 0, done.stderr
-    rows = [line for line in done.stdout.splitlines() if line.startswith("| ")][1:]
-    assert len(rows) == 11 and all(line.endswith("| 1 | 1 |") for line in rows), rows
-    assert "other exceptions 0" in done.stdout and "cross-talk 0" in done.stdout

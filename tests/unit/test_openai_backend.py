@@ -70,7 +70,7 @@ def test_sympy_card_with_openai_fallback_checks_the_fallback_options(tmp_path):
     """A sympy card hands its options to its fallback; bad ones fail at build, not mid-run."""
     body = CARD.replace("backend: openai", "backend: sympy")
     path = write_card(tmp_path, {"fallback_backend": "openai", "model": "m"}, body)
-    with pytest.raises(ExpertCardError, match="give base_url \(one server\) or endpoints"):
+    with pytest.raises(ExpertCardError, match=r"give base_url \(one server\) or endpoints"):
         registry_of(load_card(path))
     ok = write_card(tmp_path, {"fallback_backend": "openai", "model": "m",
                                "base_url": "http://127.0.0.1:9/v1"}, body)
