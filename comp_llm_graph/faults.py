@@ -7,6 +7,10 @@ attempt is retried with exponential backoff and jitter (tenacity, as LangChain's
 command for the parent graph (`GraphBubbleUp`, LangGraph's to handle) and this package's setup
 errors (`CompLLMError`: a model not installed, a bad card), which say what to fix.
 
+Why not LangGraph's `RetryPolicy`: it retries a whole node, here the branch that also waits for
+its card's slot and records the answer, with one policy per node; the limits belong around the
+one model call, and differ per card (`timeout`, `retries`) and per run (`Context`).
+
 A model that raises `CancelledError` of its own (nobody cancelled the run) fails its call like
 any other error: letting it through would cancel the whole run and lose every finished answer.
 A cancellation of the run itself (or of the attempt by its time limit) goes through as usual.
