@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableLambda
+from langgraph.types import Overwrite
 
 from comp_llm_graph.context import Context
 from comp_llm_graph.evaluation.scripted import scripted_model, scripted_registry
@@ -81,8 +82,8 @@ async def _saved(url: str, thread: str) -> set[str] | None:
         return None
     ids = set(saved.checkpoint["channel_values"].get("answers") or {})
     for _task, channel, value in saved.pending_writes or []:
-        if channel == "answers":
-            ids |= set(value)
+        if channel == "answers":  # the plan step's write is `Overwrite({})`, the branches' dicts
+            ids |= set(value.value if isinstance(value, Overwrite) else value)
     return ids
 
 

@@ -53,3 +53,19 @@ async def test_an_exception_that_is_not_a_clear_error_is_counted_as_a_bug():
     row = await _tally(["ok", "bad", "bug"], attempt)
     assert (row["accepted"], row["refused"], row["other"]) == (1, 1, 1)
     assert row["others"] == ["'bug': KeyError: 'x'"]
+
+
+async def test_saved_answers_are_read_through_the_plan_steps_overwrite(tmp_path):
+    from langgraph.checkpoint.base import empty_checkpoint
+    from langgraph.types import Overwrite
+
+    from comp_llm_graph.checkpoints import open_checkpointer
+    from comp_llm_graph.evaluation.crash_resume import _saved
+
+    url = f"sqlite:///{tmp_path}/state.db"
+    async with open_checkpointer(url) as saver:
+        config = {"configurable": {"thread_id": "t", "checkpoint_ns": ""}}
+        saved = await saver.aput(config, empty_checkpoint(), {}, {})
+        await saver.aput_writes(saved, [("answers", Overwrite({}))], "plan")
+        await saver.aput_writes(saved, [("answers", {"q1": {"answer": "x"}})], "branch")
+    assert await _saved(url, "t") == {"q1"}
