@@ -26,18 +26,13 @@ import math
 import random
 import statistics
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from langchain_core.messages import AIMessage
-from langchain_core.runnables import RunnableLambda
-
 from comp_llm_graph.context import Context
 from comp_llm_graph.evaluation.reports import plot_timeline
-from comp_llm_graph.experts.cards import ExpertCard
-from comp_llm_graph.experts.registry import ExpertRegistry
+from comp_llm_graph.evaluation.scripted import scripted_expert, scripted_model, scripted_registry
 from comp_llm_graph.graph import build_graph
 from comp_llm_graph.scheduler import critical_path
 
@@ -94,45 +89,25 @@ class _Simulation:
     """A graph whose planner replays given plans and whose experts sleep given latencies."""
 
     def __init__(self) -> None:
-        from chromadb import EphemeralClient
-        from chromadb.config import Settings
-        from langchain_core.embeddings import DeterministicFakeEmbedding
-
         self.plans: dict[str, str] = {}
         self.latency: dict[str, float] = {}
 
-        async def plan(messages: list) -> AIMessage:
-            return AIMessage(self.plans[messages[-1].content])
+        async def plan(messages: list) -> str:
+            return self.plans[messages[-1].content]
 
         async def expert(payload: dict) -> str:
             await asyncio.sleep(self.latency.get(payload["question"], 0.0))
             return "done"
 
-        cards = [ExpertCard(name=name, description=f"simulated expert {name}",
-                            examples=[f"{name} step"], backend="sympy") for name in SIM_EXPERTS]
-        runnable = RunnableLambda(_sync_unsupported, afunc=expert)
-        registry = ExpertRegistry(
-            cards, experts={name: runnable for name in SIM_EXPERTS},
-            embeddings=DeterministicFakeEmbedding(size=32),
-            client=EphemeralClient(settings=Settings(anonymized_telemetry=False)),
-            collection_name=f"bench_{uuid.uuid4().hex[:12]}", threshold=0.0, fallback="sim_a")
-        self.graph = build_graph(planner=RunnableLambda(_sync_unsupported, afunc=plan),
-                                 registry=registry,
-                                 aggregator=RunnableLambda(_sync_unsupported, afunc=_done))
+        self.graph = build_graph(
+            planner=scripted_model(plan), aggregator=scripted_model("done"),
+            registry=scripted_registry(scripted_expert(expert), names=SIM_EXPERTS))
 
     async def run(self, query: str, items: list[dict], latency: dict[str, float],
                   context: Context) -> dict[str, Any]:
         self.plans[query] = json.dumps({"subqueries": items})
         self.latency.update({item["question"]: latency[item["id"]] for item in items})
         return await self.graph.ainvoke({"query": query}, context=context)
-
-
-def _sync_unsupported(_: Any) -> Any:
-    raise NotImplementedError("the benchmark graph runs async only")
-
-
-async def _done(_: Any) -> AIMessage:
-    return AIMessage("done")
 
 
 SCHEDULES: dict[str, dict[str, Any]] = {

@@ -23,11 +23,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from langchain_core.runnables import Runnable, RunnableLambda
 from langgraph.types import Overwrite
 
 from comp_llm_graph.context import Context
-from comp_llm_graph.evaluation.scripted import scripted_model, scripted_registry
+from comp_llm_graph.evaluation.scripted import scripted_expert, scripted_model, scripted_registry
 
 __all__ = ["KILL_POINTS", "crash_resume"]
 
@@ -64,20 +63,17 @@ def _graph(log: Path, *, aggregator_hangs: bool, checkpointer: Any) -> Any:
             await asyncio.sleep(3600)
         return "All six steps taken."
 
-    runnable: Runnable = RunnableLambda(lambda _: None, afunc=expert)
-    return build_graph(planner=scripted_model(plan), registry=scripted_registry(runnable),
+    return build_graph(planner=scripted_model(plan),
+                       registry=scripted_registry(scripted_expert(expert)),
                        aggregator=scripted_model(aggregate), checkpointer=checkpointer)
 
 
-async def _saved(url: str, thread: str) -> set[str] | None:
+async def _saved(saver: Any, thread: str) -> set[str] | None:
     """Sub-query ids whose answers the thread's checkpoint holds (step values and writes).
 
     None while the thread has no checkpoint (a run killed then has nothing to resume).
     """
-    from comp_llm_graph.checkpoints import open_checkpointer
-
-    async with open_checkpointer(url) as saver:
-        saved = await saver.aget_tuple({"configurable": {"thread_id": thread}})
+    saved = await saver.aget_tuple({"configurable": {"thread_id": thread}})
     if saved is None:
         return None
     ids = set(saved.checkpoint["channel_values"].get("answers") or {})
@@ -87,7 +83,7 @@ async def _saved(url: str, thread: str) -> set[str] | None:
     return ids
 
 
-async def _kill_at(point: str, url: str, thread: str, log: Path) -> set[str]:
+async def _kill_at(point: str, url: str, saver: Any, thread: str, log: Path) -> set[str]:
     """Start the run in a child process, SIGKILL it at `point`; the ids it had saved."""
     errors = log.with_suffix(".stderr")
     with errors.open("wb") as stderr:  # a file, not a pipe: a full pipe would stall the child
@@ -99,7 +95,7 @@ async def _kill_at(point: str, url: str, thread: str, log: Path) -> set[str]:
         while not reached and time.monotonic() < deadline and child.poll() is None:
             await asyncio.sleep(0.05)
             lines = log.read_text().splitlines() if log.exists() else []
-            saved = await _saved(url, thread)
+            saved = await _saved(saver, thread)
             reached = saved is not None and (
                 point == "while planning" and "plan" in lines
                 or point == "while aggregating" and "aggregate" in lines
@@ -110,7 +106,7 @@ async def _kill_at(point: str, url: str, thread: str, log: Path) -> set[str]:
     if not reached:
         raise RuntimeError(f"the run to be killed {point} ended or stalled first: "
                            f"{errors.read_text(errors='replace')[-800:]}")
-    return await _saved(url, thread) or set()
+    return await _saved(saver, thread) or set()
 
 
 async def _one(point: str, folder: Path) -> dict[str, Any]:
@@ -118,8 +114,8 @@ async def _one(point: str, folder: Path) -> dict[str, Any]:
 
     url, thread = f"sqlite:///{folder}/state.db", point.replace(" ", "-")
     killed_log, resumed_log = folder / f"{thread}.killed", folder / f"{thread}.resumed"
-    saved = await _kill_at(point, url, thread, killed_log)
     async with open_checkpointer(url) as saver:
+        saved = await _kill_at(point, url, saver, thread, killed_log)
         graph = _graph(resumed_log, aggregator_hangs=False, checkpointer=saver)
         config = {"configurable": {"thread_id": thread}}
         state = await graph.ainvoke(None, config, context=CONTEXT)

@@ -26,11 +26,10 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import httpx
-from langchain_core.messages import AIMessage
-from langchain_core.runnables import RunnableLambda
 
 from comp_llm_graph.context import Context
 from comp_llm_graph.evaluation.fleet_server import reply_tokens
+from comp_llm_graph.evaluation.scripted import scripted_model
 from comp_llm_graph.experts import ExpertCard, ExpertRegistry
 from comp_llm_graph.graph import build_graph
 from comp_llm_graph.scheduler import critical_path
@@ -112,14 +111,11 @@ def _graph(ports: Sequence[int], slots: int, plans: dict[str, str]) -> tuple[Any
         client=EphemeralClient(settings=Settings(anonymized_telemetry=False)),
         collection_name=f"fleet_{uuid.uuid4().hex[:12]}")
 
-    async def plan(messages: list) -> AIMessage:
-        return AIMessage(plans[messages[-1].content])
+    async def plan(messages: list) -> str:
+        return plans[messages[-1].content]
 
-    async def done(_: Any) -> AIMessage:
-        return AIMessage("unused: the answer is composed")
-
-    graph = build_graph(planner=RunnableLambda(lambda m: None, afunc=plan), registry=registry,
-                        aggregator=RunnableLambda(lambda m: None, afunc=done))
+    graph = build_graph(planner=scripted_model(plan), registry=registry,
+                        aggregator=scripted_model("unused: the answer is composed"))
     return graph, registry.expert("served").chat_model
 
 

@@ -20,10 +20,15 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from langchain_core.runnables import Runnable, RunnableLambda
+from langchain_core.runnables import Runnable
 
 from comp_llm_graph.context import Context
-from comp_llm_graph.evaluation.scripted import CARD_NAMES, scripted_model, scripted_registry
+from comp_llm_graph.evaluation.scripted import (
+    CARD_NAMES,
+    scripted_expert,
+    scripted_model,
+    scripted_registry,
+)
 from comp_llm_graph.graph import build_graph
 
 __all__ = ["FAULTS", "bad_plans", "faults", "load", "run_reliability"]
@@ -81,7 +86,7 @@ def _expert(faulty: str = "", behaviour: Behaviour | None = None) -> Runnable:
             return await behaviour(payload)
         return f"answer to {payload['question']}"
 
-    return RunnableLambda(lambda _: None, afunc=run)
+    return scripted_expert(run)
 
 
 def _broken_index(*_: Any, **__: Any) -> Any:
@@ -182,7 +187,7 @@ async def load(runs: int, at_once: int, seed: int) -> dict[str, Any]:
             finally:
                 busy[card] -= 1
 
-        return RunnableLambda(lambda _: None, afunc=run)
+        return scripted_expert(run)
 
     registry = scripted_registry(expert, limit=2)
     gate = asyncio.Semaphore(at_once)

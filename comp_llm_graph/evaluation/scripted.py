@@ -17,7 +17,7 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from comp_llm_graph.experts.cards import ExpertCard
 from comp_llm_graph.experts.registry import ExpertRegistry
 
-__all__ = ["CARD_NAMES", "scripted_model", "scripted_registry"]
+__all__ = ["CARD_NAMES", "scripted_expert", "scripted_model", "scripted_registry"]
 
 CARD_NAMES = ("geography", "math", "history", "generalist")
 
@@ -38,19 +38,28 @@ def scripted_model(reply: str | Callable[[list], Awaitable[Any]]) -> Runnable:
     return RunnableLambda(_async_only, afunc=respond)
 
 
+def scripted_expert(run: Callable[[dict], Awaitable[Any]]) -> Runnable:
+    """An expert stand-in that awaits `run(payload)` (may raise, hang or return anything)."""
+    return RunnableLambda(_async_only, afunc=run)
+
+
 def scripted_registry(expert: Runnable | Callable[[str], Runnable], *,
+                      names: tuple[str, ...] = CARD_NAMES,
                       limit: int | None = None) -> ExpertRegistry:
-    """Four cards, served by `expert` (or `expert(card_name)`), each held to `limit` calls."""
+    """A card per name (the last is the fallback), each held to `limit` concurrent calls.
+
+    `expert` serves them all, or `expert(name)` makes each card's expert.
+    """
     from chromadb import EphemeralClient
     from chromadb.config import Settings
     from langchain_core.embeddings import DeterministicFakeEmbedding
 
     cards = [ExpertCard(name=name, description=f"scripted expert {name}", examples=[name],
-                        backend="sympy", max_concurrency=limit) for name in CARD_NAMES]
+                        backend="sympy", max_concurrency=limit) for name in names]
     return ExpertRegistry(
         cards, experts={name: expert if isinstance(expert, Runnable) else expert(name)
-                        for name in CARD_NAMES},
+                        for name in names},
         embeddings=DeterministicFakeEmbedding(size=32),
         client=EphemeralClient(settings=Settings(anonymized_telemetry=False)),
         collection_name=f"scripted_{uuid.uuid4().hex[:12]}", threshold=0.0,
-        fallback="generalist")
+        fallback=names[-1])

@@ -68,4 +68,4 @@ async def test_saved_answers_are_read_through_the_plan_steps_overwrite(tmp_path)
         saved = await saver.aput(config, empty_checkpoint(), {}, {})
         await saver.aput_writes(saved, [("answers", Overwrite({}))], "plan")
         await saver.aput_writes(saved, [("answers", {"q1": {"answer": "x"}})], "branch")
-    assert await _saved(url, "t") == {"q1"}
+        assert await _saved(saver, "t") == {"q1"}
