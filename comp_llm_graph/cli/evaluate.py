@@ -24,6 +24,7 @@ from comp_llm_graph.cli.options import (
     Seed,
     build_components,
     build_registry,
+    cache_models,
     server_models,
 )
 from comp_llm_graph.cli.render import err, fail, progress_bar, write_results
@@ -215,3 +216,58 @@ def eval_e2e(
              f"seed {seed})")
     write_results({"e2e": e2e_summary(results)}, e2e_markdown(results, title), json_path,
                   markdown, records, e2e_records(results))
+
+
+@eval_app.command("math")
+def eval_math(
+    data: Annotated[Path, typer.Option(help="The GSM8K folder (test.jsonl, train.jsonl).")],
+    sample: Annotated[int | None, typer.Option(
+        help="Problems to score (random, seeded; default: the whole split).")] = None,
+    seed: Seed = 0,
+    split: Annotated[str, typer.Option(help="test or train.")] = "test",
+    models: Annotated[str, typer.Option(
+        help="Comma-separated catalogue models (`comp-llm models`).")] = "qwen2.5-coder-1.5b",
+    methods: Annotated[str, typer.Option(
+        help="Comma-separated: program (a program of thought, run by the bounded evaluator), "
+             "free_text (step by step in words), expert (the sympy expert with its SmolLM2 "
+             "fallback, as before programs).")] = "program,free_text,expert",
+    concurrency: Annotated[int, typer.Option(help="Problems answered at once.")] = 4,
+    json_path: JsonOut = None,
+    markdown: MarkdownOut = None,
+    records: RecordsOut = None,
+    cache_dir: CacheDir = None,
+) -> None:
+    """The math expert's methods on GSM8K per model: accuracy, seconds and tokens per problem."""
+    from rich.progress import Progress
+
+    from comp_llm_graph.evaluation.math_eval import evaluate_math, gsm8k_problems, math_markdown
+
+    try:
+        cache_models(cache_dir)
+        if split not in ("test", "train"):
+            raise CompLLMError(f"--split must be test or train; got {split!r}")
+        if sample is not None and sample < 1:
+            raise CompLLMError(f"--sample must be at least 1; got {sample}")
+        if concurrency < 1:
+            raise CompLLMError(f"--concurrency must be at least 1; got {concurrency}")
+        problems = gsm8k_problems(data, split=split, sample=sample, seed=seed)
+        with Progress(console=err) as bar:
+            def progress(label: str, total: int):
+                task = bar.add_task(label, total=total)
+                return lambda: bar.advance(task)
+
+            document, rows = asyncio.run(evaluate_math(
+                problems, _names(models), _names(methods), concurrency=concurrency,
+                progress=progress))
+    except (CompLLMError, ValueError) as exc:
+        fail(exc)
+    document.update({"data": str(data), "split": split, "sample": len(problems), "seed": seed})
+    table = math_markdown(document, f"GSM8K {split}: {len(problems)} problems, seed {seed}")
+    write_results(document, table, json_path, markdown, records, rows)
+
+
+def _names(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise CompLLMError(f"give at least one name; got {text!r}")
+    return names

@@ -27,8 +27,9 @@ PlannerUrl = Annotated[str | None, typer.Option(
     help="Plan and aggregate on an OpenAI-compatible endpoint (e.g. http://127.0.0.1:8000/v1) "
          "instead of the embedded models.")]
 Planner = Annotated[str, typer.Option(
-    help="The embedded planner: smollm2, or gemma3 (Gemma 3 270M base as a few-shot "
-         "completion; the `gemma` extra).")]
+    help="The embedded planner, a catalogue model (`comp-llm models`): smollm2-135m, "
+         "qwen2.5-coder-0.5b or qwen2.5-coder-1.5b under the plan grammar, or gemma3-270m "
+         "(base, a few-shot completion); smollm2 and gemma3 are the short names.")]
 PlannerModel = Annotated[str | None, typer.Option(help="Model name served at --planner-url.")]
 ApiKeyEnv = Annotated[str | None, typer.Option(
     help="Environment variable holding the endpoint's API key (default: none sent).")]
@@ -41,6 +42,13 @@ MarkdownOut = Annotated[Path | None, typer.Option(help="Write the Markdown table
 Aggregate = Annotated[str, typer.Option(
     help="How the final answer is written: auto (composed when every sub-query is "
          "independent, else the LLM), llm, or compose (the end points' answers, labelled).")]
+
+
+def cache_models(cache_dir: Path | None) -> None:
+    """Make model files under `<cache_dir>/models` when a cache folder is given (see `cache`)."""
+    if cache_dir:
+        folder = usable_cache_dir(cache_dir, "--cache-dir")
+        os.environ.setdefault(MODEL_DIR_VARIABLE, str(folder / "models"))
 
 
 def _registry_options(experts: list[Path] | None, cache_dir: Path | None,

@@ -5,9 +5,12 @@ a chat message. Register your own with `register_backend("name", factory)`, wher
 `factory(card) -> Runnable`; cards then say `backend: name`. A backend may also register a
 `check(card)` that rejects bad `options` when the registry is built, before any run.
 
-Built in: `smollm2` (the embedded model, on llama.cpp), `gguf` (any GGUF file on llama.cpp:
+Built in: `llamacpp` (a catalogue model on llama.cpp: `model: qwen2.5-coder-1.5b` in the card;
+`smollm2` is the same backend, named for its default model), `gguf` (any GGUF file on llama.cpp:
 `options: {model_path: FILE.gguf}`), `transformers` (a Hugging Face model folder:
-`options: {model_path: FOLDER}`), `sympy` (exact arithmetic with an LLM fallback) and `openai`
+`options: {model_path: FOLDER}`), `sympy` (exact arithmetic with an LLM fallback), `program`
+(math as a program of thought written by the card's `model`, run by the bounded evaluator;
+`experts/math_program.py`) and `openai`
 (any OpenAI-compatible chat endpoint: vLLM, TGI, Ollama, llama.cpp's server), e.g.
 
 ```yaml
@@ -67,10 +70,12 @@ BackendCheck = Callable[[ExpertCard], None]
 DEFAULT_MAX_NEW_TOKENS = 96
 
 
-def _smollm2(card: ExpertCard) -> Runnable:
-    from comp_llm_graph.runtimes.llamacpp import smollm2
+def _llamacpp(card: ExpertCard) -> Runnable:
+    """The card's catalogue model (`card.model`, SmolLM2 when it names none) on llama.cpp."""
+    from comp_llm_graph.runtimes.llamacpp import local_chat_model
 
-    return llm_expert(card, smollm2(_max_new_tokens(card)))
+    return llm_expert(card, local_chat_model(card.model or "smollm2-135m",
+                                             _max_new_tokens(card)))
 
 
 def _max_new_tokens(card: ExpertCard) -> int:
@@ -143,6 +148,37 @@ def _check_sympy(card: ExpertCard) -> None:
         backend_factory(fallback_name, card)  # the fallback's own check, on the card's options
 
 
+PROGRAM_MODEL = "qwen2.5-coder-1.5b"
+"""The model a `program` card without `model` writes its programs with (README "Math")."""
+
+
+def _program(card: ExpertCard) -> Runnable:
+    """A program of thought on the card's model; the same model in words when no program ran."""
+    from comp_llm_graph.experts.math_program import PROGRAM_TIMEOUT, program_expert
+    from comp_llm_graph.runtimes.llamacpp import local_chat_model
+
+    name = card.model or PROGRAM_MODEL
+    fallback = None
+    if card.options.get("fallback", "model") == "model":
+        fallback = llm_expert(card, local_chat_model(name, _max_new_tokens(card)))
+    writer = local_chat_model(name, int(card.options.get("program_tokens", 320)))
+    timeout = float(card.options.get("program_timeout", PROGRAM_TIMEOUT))
+    return program_expert(writer, fallback=fallback, timeout=timeout).with_config(
+        run_name=f"expert:{card.name}")
+
+
+def _check_program(card: ExpertCard) -> None:
+    where = card.source or card.name
+    fallback = card.options.get("fallback", "model")
+    if fallback not in ("model", "none"):
+        raise ExpertCardError(f"{where}: options.fallback must be model (the card's model "
+                              f"answers in words when no program ran) or none; got {fallback!r}.")
+    for key, kind in (("program_timeout", (int, float)), ("program_tokens", (int,))):
+        value = card.options.get(key, 1)
+        if isinstance(value, bool) or not isinstance(value, kind) or value <= 0:
+            raise ExpertCardError(f"{where}: options.{key} must be a number > 0; got {value!r}.")
+
+
 def openai_options(card: ExpertCard) -> OpenAIOptions:
     """The card's `options` as `OpenAIOptions`.
 
@@ -189,14 +225,14 @@ def _check_openai(card: ExpertCard) -> None:
     openai_options(card)
 
 
-BACKENDS: dict[str, BackendFactory] = {"smollm2": _smollm2, "gguf": _gguf,
+BACKENDS: dict[str, BackendFactory] = {"llamacpp": _llamacpp, "smollm2": _llamacpp, "gguf": _gguf,
                                        "transformers": _transformers, "sympy": _sympy,
-                                       "openai": _openai}
+                                       "program": _program, "openai": _openai}
 """Known backends by name."""
 
 BACKEND_CHECKS: dict[str, BackendCheck] = {
     "gguf": _check_model_path(".gguf"), "transformers": _check_model_path(None),
-    "sympy": _check_sympy, "openai": _check_openai}
+    "sympy": _check_sympy, "program": _check_program, "openai": _check_openai}
 """Checks of a card's options, run when a registry is built (before any run), by backend name."""
 
 

@@ -8,7 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from comp_llm_graph.errors import ExpertCardError
 
@@ -32,7 +39,11 @@ class ExpertCard(BaseModel):
     system_prompt: str = ""
     """System prompt for LLM backends."""
     backend: str
-    """Name of the backend that runs the expert (see `comp_llm_graph.experts.backends`)."""
+    """Name of the backend that runs the expert (see `comp_llm_graph.experts.backends`);
+    `llamacpp` when the card names a `model` and no backend."""
+    model: str | None = None
+    """The catalogue model the local backends (`llamacpp`, `smollm2`, and `sympy`'s fallback)
+    run, e.g. `qwen2.5-coder-1.5b` (`comp-llm models` lists them); None: `smollm2-135m`."""
     options: dict[str, Any] = Field(default_factory=dict)
     """Backend options, e.g. `max_new_tokens`."""
     max_concurrency: int | None = Field(default=None, ge=1)
@@ -43,6 +54,28 @@ class ExpertCard(BaseModel):
     """Attempts after a failed call, with exponential backoff (None: `Context.expert_retries`)."""
     source: str | None = Field(default=None, exclude=True)
     """The file the card came from (set by the loader)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _model_implies_backend(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("model") and "backend" not in data:
+            return {**data, "backend": "llamacpp"}
+        return data
+
+    @field_validator("model")
+    @classmethod
+    def _catalogue_model(cls, model: str | None) -> str | None:
+        if model is None:
+            return None
+        from comp_llm_graph.models import INSTRUCT_MODELS
+        from comp_llm_graph.runtimes.catalogue import ALIASES
+
+        name = ALIASES.get(model, model) if isinstance(model, str) else model
+        if name not in INSTRUCT_MODELS:
+            raise ValueError(f"model must be an instruct model of the catalogue: "
+                             f"{', '.join(INSTRUCT_MODELS)} (`comp-llm models`); got "
+                             f"{_shown(model)}")
+        return name
 
     @field_validator("options")
     @classmethod

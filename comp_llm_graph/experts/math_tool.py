@@ -25,8 +25,8 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from comp_llm_graph.experts.math_worker import DEFAULT_TIMEOUT, shared_worker
 
 __all__ = ["DEFAULT_TIMEOUT", "MAX_EXPRESSION_CHARS", "MAX_NESTING", "MAX_QUESTION_CHARS",
-           "MAX_RESULT_DIGITS", "MAX_ROOT_DIGITS", "aevaluate_arithmetic", "estimate_digits",
-           "evaluate_arithmetic", "find_expression", "sympy_expert"]
+           "MAX_RESULT_DIGITS", "MAX_ROOT_DIGITS", "aevaluate_arithmetic", "arithmetic_text",
+           "estimate_digits", "evaluate_arithmetic", "find_expression", "sympy_expert"]
 
 MAX_QUESTION_CHARS = 4_000
 """Characters of a question that `find_expression` reads (the whole query's limit anyway)."""
@@ -65,11 +65,17 @@ _LOG2 = math.log10(2)
 _REFUSED = (ValueError, TypeError, ZeroDivisionError, SyntaxError, ArithmeticError)
 
 
-def find_expression(question: str) -> str | None:
-    """The longest arithmetic expression in the question, or None if there is none."""
+def arithmetic_text(question: str) -> str:
+    """The question in lower case with its arithmetic words as operators ("times" -> "*")."""
     text = question[:MAX_QUESTION_CHARS].lower()
     for pattern, replacement in _WORDS:
         text = re.sub(pattern, replacement, text)
+    return text
+
+
+def find_expression(question: str) -> str | None:
+    """The longest arithmetic expression in the question, or None if there is none."""
+    text = arithmetic_text(question)
     candidates = []
     for run in (m.group(0) for m in _RUN.finditer(text)):
         start, end = _START.search(run), max(run.rfind(c) for c in "0123456789)")

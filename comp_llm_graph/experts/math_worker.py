@@ -39,6 +39,9 @@ __all__ = ["DEFAULT_TIMEOUT", "EvaluationError", "EvaluationTimeout", "SympyWork
 DEFAULT_TIMEOUT = 2.0
 """Seconds one evaluation may take in the worker before it is killed (startup not included)."""
 
+MEMORY_LIMIT = 2 << 30
+"""Bytes of address space the worker may use (Linux): a runaway value fails, not the machine."""
+
 START_TIMEOUT = 60.0
 """Seconds the worker may take to start and import sympy (a loaded 2-core machine is slow)."""
 
@@ -74,12 +77,40 @@ def evaluate_exactly(expression: str) -> str:
     return f"{number:.6g}" if math.isfinite(number) else str(value.evalf(6))  # not "inf"
 
 
+def run_program_request(source: str) -> str:
+    """(In the worker) a program of thought's `answer` (`program.py`, loaded by path)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "comp_llm_program", os.path.join(os.path.dirname(os.path.abspath(__file__)), "program.py"))
+    program = sys.modules.get("comp_llm_program")
+    if program is None:
+        program = importlib.util.module_from_spec(spec)
+        sys.modules["comp_llm_program"] = program
+        spec.loader.exec_module(program)
+    try:
+        return program.format_number(program.run_program(source))
+    except program.ProgramError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _limit_memory() -> None:
+    """(In the worker) at most `MEMORY_LIMIT` bytes of address space, where the OS allows."""
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+    except (ImportError, ValueError, OSError):
+        pass
+
+
 def serve() -> None:
     """(In the worker) answer requests from stdin until it closes."""
     import signal
 
     import sympy  # noqa: F401  (imported once, before saying ready)
 
+    _limit_memory()
     if hasattr(sys, "set_int_max_str_digits"):
         sys.set_int_max_str_digits(0)  # the caller bounds the digits; don't refuse 4,300+
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the parent; stdin EOF ends us
@@ -88,7 +119,9 @@ def serve() -> None:
     out.flush()
     for line in sys.stdin:
         try:
-            reply = {"value": evaluate_exactly(json.loads(line))}
+            request = json.loads(line)
+            reply = {"value": run_program_request(request["program"])
+                     if isinstance(request, dict) else evaluate_exactly(request)}
         except Exception as exc:  # noqa: BLE001 - every failure is a reply, not a dead worker
             reply = {"error": type(exc).__name__, "message": str(exc)[:300]}
         out.write(json.dumps(reply) + "\n")
@@ -120,8 +153,11 @@ class SympyWorker:
         proc = self._proc
         return proc.pid if proc is not None and proc.poll() is None else None
 
-    def evaluate(self, expression: str, timeout: float = DEFAULT_TIMEOUT) -> str:
-        """The value of `expression`; blocks the calling thread (never call it on a loop).
+    def evaluate(self, expression: str | dict[str, str],
+                 timeout: float = DEFAULT_TIMEOUT) -> str:
+        """The value of `expression`, or of `{"program": source}`'s `answer` (`program.py`).
+
+        Blocks the calling thread (never call it on a loop).
 
         Raises:
             EvaluationTimeout: it took longer than `timeout` seconds (the worker is killed).
@@ -149,7 +185,8 @@ class SympyWorker:
             return reply["value"]
         raise _RERAISED.get(reply["error"], EvaluationError)(reply["message"])
 
-    async def aevaluate(self, expression: str, timeout: float = DEFAULT_TIMEOUT) -> str:
+    async def aevaluate(self, expression: str | dict[str, str],
+                        timeout: float = DEFAULT_TIMEOUT) -> str:
         """`evaluate` from a thread, so the event loop runs on; one thread per loop waits."""
         loop = asyncio.get_running_loop()
         lock = self._loop_locks.setdefault(loop, asyncio.Lock())

