@@ -85,3 +85,65 @@ def experts_fit(
     out.print(plain("weakest recall: " + ", ".join(f"{e} {r:.3f}" for e, r in weakest)))
     out.print(plain(f"saved in {registry.router_folder}; `comp-llm route` and `ask` use it", "dim"))
     write_results({"fit": report.__dict__}, "", json_path, None)
+
+
+@experts_app.command("profile")
+def experts_profile(
+    data: Annotated[Path, typer.Option(
+        help="The data folder holding mmlu/ and gsm8k/ (MMLU test's profile half, GSM8K train).")],
+    per_expert: Annotated[int, typer.Option(help="Questions per expert (random, seeded).")] = 20,
+    seed: Annotated[int, typer.Option(help="Seed of the samples.")] = 0,
+    models: Annotated[str, typer.Option(help="Comma-separated candidate catalogue models.")] = (
+        "smollm2-135m,qwen2.5-coder-0.5b,qwen2.5-coder-1.5b"),
+    margin: Annotated[float, typer.Option(
+        help="Accuracy the chosen (smallest) model may lose against the best.")] = 0.02,
+    budget_s: Annotated[float | None, typer.Option(
+        help="Only candidates answering within this many seconds count (trades accuracy "
+             "for time).")] = None,
+    only: Annotated[str | None, typer.Option(
+        help="Comma-separated experts to profile (default: all).")] = None,
+    concurrency: Annotated[int, typer.Option(help="Questions answered at once.")] = 4,
+    save: Annotated[bool, typer.Option(
+        help="Save the profile beside the fitted routers; later runs use its choices.")] = True,
+    json_path: JsonOut = None,
+    experts: ExpertFolders = None,
+    cache_dir: CacheDir = None,
+) -> None:
+    """Measure each expert with each candidate model on its domain; give it the smallest good one.
+
+    Each expert gets the smallest candidate within --margin of its best accuracy (a card's own
+    `model:` still wins). Writes `<router key>.profile.json` beside the fitted routers.
+    """
+    import asyncio
+
+    from rich.progress import Progress
+
+    from comp_llm_graph.evaluation.profile import profile_experts, profile_markdown
+    from comp_llm_graph.experts.profiles import save_profile
+
+    try:
+        if per_expert < 1 or concurrency < 1:
+            raise CompLLMError("--per-expert and --concurrency must be at least 1")
+        if not 0 <= margin <= 1:
+            raise CompLLMError(f"--margin is an accuracy difference from 0 to 1; got {margin}")
+        if budget_s is not None and budget_s <= 0:
+            raise CompLLMError(f"--budget-s must be a number of seconds > 0; got {budget_s}")
+        names = [m.strip() for m in models.split(",") if m.strip()]
+        chosen_only = [e.strip() for e in only.split(",") if e.strip()] if only else None
+        registry = build_registry(experts, cache_dir)
+        with Progress(console=err) as bar:
+            def progress(label: str, total: int):
+                task = bar.add_task(label, total=total)
+                return lambda: bar.advance(task)
+
+            document = asyncio.run(profile_experts(
+                registry, Path(data), names, per_expert=per_expert, seed=seed, margin=margin,
+                budget_s=budget_s, only=chosen_only, concurrency=concurrency,
+                progress=progress))
+        saved = save_profile(registry.router_folder, registry.router_key, document) if save \
+            else None
+    except (CompLLMError, ValueError, OSError) as exc:
+        fail(exc)
+    write_results(document, profile_markdown(document), json_path, None)
+    if saved:
+        out.print(plain(f"saved in {saved}; cards without a model of their own use it", "dim"))

@@ -29,6 +29,7 @@ from __future__ import annotations
 import ast
 import math
 import re
+import warnings
 from fractions import Fraction
 from typing import Any
 
@@ -123,7 +124,9 @@ def check_program(source: str) -> ast.Module:
         raise ProgramError(f"the program is {len(source):,} characters "
                            f"(limit {MAX_PROGRAM_CHARS:,})")
     try:
-        tree = ast.parse(source, mode="exec")
+        with warnings.catch_warnings():  # "1if" parses, with a SyntaxWarning about the literal
+            warnings.simplefilter("ignore", SyntaxWarning)
+            tree = ast.parse(source, mode="exec")
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         raise ProgramError(f"not a valid program: {exc}") from None
     tree = _DropPrints().visit(tree)

@@ -97,6 +97,8 @@ class ExpertRegistry:
             collection_name=collection_name, embeddings=embeddings, encoder=encoder,
             chroma_url=chroma_url)
         """Picks the expert of each question (see `comp_llm_graph.experts.routing`)."""
+        self.profiled = self._apply_profile()
+        """Experts whose model the saved profile chose (`experts/profiles.py`)."""
         self._experts: dict[str, Runnable] = {}
         self._lock = threading.Lock()
         self.use_experts(experts or {})
@@ -107,6 +109,20 @@ class ExpertRegistry:
         self.fallback = fallback
         self.router = router
         """The requested router: auto, similarity, learned or examples (`method` resolves it)."""
+
+    def _apply_profile(self) -> dict[str, str]:
+        """Give each card without its own model the profile's choice; the choices applied."""
+        from comp_llm_graph.experts.profiles import PROFILED_BACKENDS, load_profile
+        from comp_llm_graph.experts.routing.router import PACKAGED_ROUTERS
+
+        applied = {}
+        for name, model in load_profile([self.routing.folder, PACKAGED_ROUTERS],
+                                        self.routing.key).items():
+            card = self.cards.get(name)
+            if card is not None and card.model is None and card.backend in PROFILED_BACKENDS:
+                self.cards[name] = card.model_copy(update={"model": model})
+                applied[name] = model
+        return applied
 
     @classmethod
     def from_folders(

@@ -135,3 +135,21 @@ def test_eval_math_writes_the_documented_shape(tmp_path):
     document = json.loads(out.read_text())
     summary = document["math"]["qwen2.5-coder-0.5b"]["program"]
     assert summary["n"] == 2 and 0 <= summary["accuracy"] <= 1 and summary["mean_s"] > 0
+
+
+def test_experts_profile_measures_saves_and_the_registry_uses_it(tmp_path):
+    from comp_llm_graph.experts.registry import ExpertRegistry
+    from tests.fakes import DATA
+
+    out = tmp_path / "profile.json"
+    result = CliRunner().invoke(app, [
+        "experts", "profile", "--data", str(DATA), "--only", "geography", "--per-expert", "3",
+        "--models", "smollm2-135m,qwen2.5-coder-0.5b", "--cache-dir", str(tmp_path / "cache"),
+        "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    entry = json.loads(out.read_text())["experts"]["geography"]
+    assert set(entry["candidates"]) == {"smollm2-135m", "qwen2.5-coder-0.5b"}
+    assert all(c["n"] == 3 and c["mean_s"] > 0 for c in entry["candidates"].values())
+    registry = ExpertRegistry.from_folders(persist_directory=tmp_path / "cache")
+    assert registry.profiled == {"geography": entry["chosen"]}
+    assert registry.cards["geography"].model == entry["chosen"]
