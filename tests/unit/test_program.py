@@ -186,3 +186,14 @@ def test_bare_arithmetic_needs_no_model():
 def test_check_program_refuses_long_programs():
     with pytest.raises(ProgramError, match="characters"):
         check_program("answer = 1\n" * 1000)
+
+
+async def test_choice_and_yes_no_questions_go_to_the_scoring_fallback():
+    """A program's number cannot name an option: the fallback (option scoring) answers."""
+    model = _scripted()
+    fallback = RunnableLambda(lambda payload: AIMessage("(B) 4"))
+    expert = program_expert(model, fallback=fallback)
+    for question in ("What is 2 + 2? (A) 3 (B) 4 (C) 5 (D) 6", "Is 97 a prime number?"):
+        answer = await expert.ainvoke({"question": question, "context": ""})
+        assert answer.content == "(B) 4"
+    assert model.seen == []
