@@ -105,6 +105,9 @@ def experts_profile(
     concurrency: Annotated[int, typer.Option(help="Questions answered at once.")] = 4,
     save: Annotated[bool, typer.Option(
         help="Save the profile beside the fitted routers; later runs use its choices.")] = True,
+    check_half: Annotated[bool, typer.Option(
+        "--check-half", help="Measure on MMLU test's other half, kept for checking a profile "
+                             "(GSM8K test for program experts); never saved.")] = False,
     json_path: JsonOut = None,
     experts: ExpertFolders = None,
     cache_dir: CacheDir = None,
@@ -139,9 +142,9 @@ def experts_profile(
             document = asyncio.run(profile_experts(
                 registry, Path(data), names, per_expert=per_expert, seed=seed, margin=margin,
                 budget_s=budget_s, only=chosen_only, concurrency=concurrency,
-                progress=progress))
-        saved = save_profile(registry.router_folder, registry.router_key, document) if save \
-            else None
+                progress=progress, half=not check_half))
+        saved = save_profile(registry.router_folder, registry.router_key, document) \
+            if save and not check_half else None
     except (CompLLMError, ValueError, OSError) as exc:
         fail(exc)
     write_results(document, profile_markdown(document), json_path, None)

@@ -79,8 +79,9 @@ def domain_items(data: Path, card: Any, fallback: str, *, per_expert: int, seed:
     if card.backend == "program":
         from comp_llm_graph.evaluation.math_eval import gsm8k_problems
 
-        problems = gsm8k_problems(data / "gsm8k", split="train", sample=per_expert, seed=seed)
-        return "GSM8K train", [DomainItem(p.question, p.answer) for p in problems]
+        split = "train" if half else "test"
+        problems = gsm8k_problems(data / "gsm8k", split=split, sample=per_expert, seed=seed)
+        return f"GSM8K {split}", [DomainItem(p.question, p.answer) for p in problems]
     items = _mmlu_items(data / "mmlu", card.name, fallback, half)
     if not items:
         return "", []
@@ -134,8 +135,12 @@ async def profile_experts(registry: Any, data: Path, models: list[str], *, per_e
                           seed: int = 0, margin: float = 0.02, budget_s: float | None = None,
                           only: list[str] | None = None, concurrency: int = 4,
                           progress: Callable[[str, int], Callable[[], None]] | None = None,
-                          ) -> dict[str, Any]:
-    """The profile document of `registry`'s experts (see the module docstring)."""
+                          half: bool = True) -> dict[str, Any]:
+    """The profile document of `registry`'s experts (see the module docstring).
+
+    `half=False` measures on the held-out items instead (MMLU test's check half, GSM8K test),
+    to check a profile made on the others.
+    """
     from comp_llm_graph.experts.profiles import choose
     from comp_llm_graph.runtimes.catalogue import catalogue_model
 
@@ -148,7 +153,7 @@ async def profile_experts(registry: Any, data: Path, models: list[str], *, per_e
     for name in only or registry.names:
         card = registry.cards[name]
         domain, items = domain_items(data, card, registry.fallback, per_expert=per_expert,
-                                     seed=seed)
+                                     seed=seed, half=half)
         if not items:
             experts[name] = {"skipped": "no labelled questions of its domain in the data"}
             continue

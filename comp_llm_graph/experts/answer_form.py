@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["AnswerForm", "FORM_INSTRUCTIONS", "answer_form", "choice_answer"]
+__all__ = ["AnswerForm", "CHOICE_SCORING", "FORM_INSTRUCTIONS", "answer_form", "choice_answer"]
 
 FormKind = Literal["choice", "yesno", "number", "open"]
 
@@ -33,6 +33,9 @@ FORM_INSTRUCTIONS: dict[str, str] = {
     "open": "",
 }
 """What an expert is told of the form when it cannot score options."""
+
+CHOICE_SCORING = ("options", "letters", "letters-rotated", "letters-raw")
+"""How an LLM expert may score a choice question (`experts/llm_expert.py`, `letters.py`)."""
 
 _INLINE = re.compile(r"\(([A-J])\)\s*")
 _LINE = re.compile(r"^\s*\(?([A-J])[.)]\s+(.+?)\s*$", re.MULTILINE)

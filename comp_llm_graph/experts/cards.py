@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from comp_llm_graph.errors import ExpertCardError
+from comp_llm_graph.experts.answer_form import CHOICE_SCORING
 
 __all__ = ["DEFAULT_PACK", "ExpertCard", "load_card", "load_cards"]
 
@@ -84,6 +85,10 @@ class ExpertCard(BaseModel):
         if tokens is not None and (isinstance(tokens, bool) or not isinstance(tokens, int)
                                    or tokens < 1):
             raise ValueError(f"max_new_tokens must be a whole number >= 1; got {_shown(tokens)}")
+        scoring = options.get("choice_scoring", CHOICE_SCORING[0])
+        if scoring not in CHOICE_SCORING:
+            raise ValueError(f"choice_scoring must be one of {', '.join(CHOICE_SCORING)}; got "
+                             f"{_shown(scoring)}")
         return options
 
     @field_validator("examples")

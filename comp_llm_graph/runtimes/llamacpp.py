@@ -43,7 +43,7 @@ from comp_llm_graph.runtimes.catalogue import catalogue_model, model_path
 from comp_llm_graph.runtimes.gguf_file import FORMATS, converted_copy
 from comp_llm_graph.runtimes.llama_server import LlamaServer, ServerSettings, use_server
 from comp_llm_graph.runtimes.pool import DEFAULTS
-from comp_llm_graph.runtimes.scoring import reply_logprobs
+from comp_llm_graph.runtimes.scoring import letter_logprobs, reply_logprobs
 from comp_llm_graph.runtimes.tokenizer import gguf_tokenizer
 from comp_llm_graph.runtimes.weights import package_folder
 
@@ -218,6 +218,20 @@ class LlamaCppChatModel(BaseChatModel):
                              replies: list[str]) -> list[float]:
         """`score_replies` off the event loop."""
         return await asyncio.to_thread(self.score_replies, messages, replies)
+
+    def score_letters(self, messages: list[BaseMessage], letters: str) -> list[float]:
+        """The log-probability of each option letter as this model's reply to `messages`.
+
+        One request that generates one token (`runtimes/scoring.letter_logprobs`); the options
+        are expected in the prompt.
+        """
+        request, _ = self._request(messages, None, {})
+        with use_server(self._settings()) as (server, _):
+            return letter_logprobs(server, request, letters)
+
+    async def ascore_letters(self, messages: list[BaseMessage], letters: str) -> list[float]:
+        """`score_letters` off the event loop."""
+        return await asyncio.to_thread(self.score_letters, messages, letters)
 
     def _request(self, messages: list[BaseMessage], stop: list[str] | None,
                  kwargs: dict[str, Any]) -> tuple[dict[str, Any], bool]:

@@ -78,6 +78,8 @@ def test_domain_items_keep_profile_and_check_halves_apart():
     math = _card("math", backend="program")
     domain, problems = domain_items(DATA, math, "generalist", per_expert=5, seed=0)
     assert domain == "GSM8K train" and all(isinstance(p.gold, float) for p in problems)
+    domain, _ = domain_items(DATA, math, "generalist", per_expert=5, seed=0, half=False)
+    assert domain == "GSM8K test"
 
 
 def test_profile_markdown_marks_the_choice():
