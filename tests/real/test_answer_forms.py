@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import pytest
 from langchain_core.messages import HumanMessage
@@ -100,27 +101,39 @@ EASY = [("What is the capital of France? (A) Berlin (B) Paris (C) Madrid (D) Rom
         ("Which animal barks? (A) Cat (B) Cow (C) Fish (D) Dog", "D")]
 
 
+def _shifted(question: str) -> str:
+    """`question` with its four options moved one place: (A) takes what (B) said, and so on."""
+    stem, *options = re.split(r" \([A-D]\) ", question)
+    options = options[1:] + options[:1]
+    return stem + "".join(f" ({letter}) {text}" for letter, text in zip("ABCD", options, strict=True))
+
+
 def test_rotating_the_options_removes_the_qwen_05b_letter_bias(tmp_path):
-    """Qwen 0.5B with the options in their given order favours one letter; rotated, it reads them."""
+    """Qwen 0.5B read raw answers one letter whatever the question, so moving the options moves
+    its answer; rotated, the answer is the same option in either order.
+
+    One slot and no prompt cache, so a prompt's numbers do not depend on what else was batched
+    with it. Accuracy is a benchmark's business (docs/models.md: MMLU val 0.300 rotated, 0.220 raw).
+    """
     from comp_llm_graph.experts.cards import ExpertCard
     from comp_llm_graph.experts.llm_expert import llm_expert
     from comp_llm_graph.runtimes.llamacpp import local_chat_model
 
-    chat = local_chat_model("qwen2.5-coder-0.5b", 8)
+    chat = local_chat_model("qwen2.5-coder-0.5b", 8, max_batch_size=1, cache_prompt=False)
     picked = {}
     for scoring in ("letters-raw", "letters-rotated"):
         card = ExpertCard(name="generalist", description="General knowledge questions.",
                           examples=["Who painted the Mona Lisa?"], backend="llamacpp",
                           options={"choice_scoring": scoring})
         expert = llm_expert(card, chat)
-        picked[scoring] = [expert.invoke({"question": q, "context": ""}).content[1]
+        picked[scoring] = [(expert.invoke({"question": q, "context": ""}).content,
+                            expert.invoke({"question": _shifted(q), "context": ""}).content)
                            for q, _ in EASY]
-    right = {s: sum(p == gold for p, (_, gold) in zip(letters, EASY, strict=True))
-             for s, letters in picked.items()}
-    assert len(set(picked["letters-raw"])) == 1  # one letter whatever the question
-    # Rotated, it reads the options (3-4 of 6 here; the parallel slots' numerics vary a little).
-    assert len(set(picked["letters-rotated"])) > 1, picked
-    assert right["letters-rotated"] > right["letters-raw"], (picked, right)
+    raw_letters = {answer[1] for pair in picked["letters-raw"] for answer in pair}
+    assert len(raw_letters) == 1, picked  # one letter whatever the question or order
+    assert all(a[4:] != b[4:] for a, b in picked["letters-raw"]), picked  # so the option moves
+    assert all(a[4:] == b[4:] for a, b in picked["letters-rotated"]), picked
+    assert len({a[1] for a, _ in picked["letters-rotated"]}) > 1, picked
 
 
 def test_the_15b_default_scoring_reads_the_letters():
