@@ -9,9 +9,17 @@ material, not only its sub-question (a closed-book expert invents). `separate` f
 - or, unlabelled, leading paragraphs without a question mark before the paragraph(s) that ask.
 
 It also finds parts the user enumerated (`Part 1:`, `Question 2:`, `1.`, `2)`, `(3)` at the start
-of a line, numbered from 1 in order, at least two): those are already the decomposition, and a
-paragraph after the last part (e.g. "Answer both questions.") is an instruction for the final
-answer, not part of the last question.
+of a line or after a sentence, numbered from 1 in order; `-`, `*` or `•` bullets; or questions
+joined by a capitalised "Also" / "And also" / "Please also ..." / "Additionally" / "In
+addition"; at least two): those are already the decomposition, and a paragraph after the last
+part (e.g. "Answer both questions.") is an instruction for the final answer, not part of the last
+question. A part that names an earlier one ("the answer to 1.", "the result of part 2") depends
+on it (`references`).
+
+`self_contained` says when a question is one expert's task however long it is: a
+multiple-choice question with its options, or a word problem with its givens. Splitting either
+loses what the expert needs (an option becomes a "question", a given a sub-query without the
+numbers).
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-__all__ = ["Part", "QueryParts", "separate"]
+__all__ = ["Part", "QueryParts", "references", "self_contained", "separate"]
 
 MIN_CONTEXT_CHARS = 200
 """An unlabelled leading paragraph counts as material only from this length."""
@@ -29,8 +37,18 @@ _LABELLED = re.compile(
     r"\s*:\s*(?P<context>.+?)\n\s*(?:questions?)\s*:\s*(?P<questions>.+?)\s*$",
     re.IGNORECASE | re.DOTALL)
 _PART = re.compile(
-    r"^[ \t]*(?:(?P<word>part|question|q)[ \t]*(?P<n1>\d+)[ \t]*[:.)]|(?P<n2>\d+)[.)]|"
+    r"(?:^[ \t]*|(?<=[?.!])[ \t]+)"
+    r"(?:(?P<word>part|question|q)[ \t]*(?P<n1>\d+)[ \t]*[:.)]|(?P<n2>\d+)[.)]|"
     r"\((?P<n3>\d+)\))[ \t]+", re.IGNORECASE | re.MULTILINE)
+_BULLET = re.compile(r"^[ \t]*[-*\u2022][ \t]+", re.MULTILINE)
+_ALSO = re.compile(r"(?:(?<=[?.!)])|(?<=\w))\s+(?:And also|Also|Please also(?: answer)?"
+                   r"(?: this(?: one)?)?|Additionally|In addition)\b[,:]?\s*")
+_REFERENCE = re.compile(
+    r"\b(?:your |the )?(?:answer|result)\s+(?:to|of|from)\s+(?:(?:part|question|problem)\s+"
+    r"|q)?(\d+)\b\.?", re.IGNORECASE)
+_OPTIONS = re.compile(r"\(A\)[^()]+\(B\)", re.DOTALL)
+_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+_SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
 
 
 @dataclass(frozen=True)
@@ -73,6 +91,49 @@ def _material(query: str) -> tuple[str, str]:
     return "", query.strip()
 
 
+def self_contained(text: str) -> bool:
+    """Whether `text` is one task for one expert: options to choose from, or a word problem.
+
+    A word problem: one question, two or more sentences, two or more numbers.
+    """
+    if _OPTIONS.search(text):
+        return True
+    return (text.count("?") <= 1 and len(_SENTENCE_END.findall(text.strip() + " ")) >= 2
+            and len(_NUMBER.findall(text)) >= 2)
+
+
+def references(text: str, index: int) -> tuple[str, list[str]]:
+    """Part `index`'s text with "the answer to 1." written `{q1}`, and the parts it names.
+
+    Only earlier parts count (a part cannot need a later one's answer).
+    """
+    named: list[str] = []
+
+    def rewrite(match: re.Match[str]) -> str:
+        number = int(match.group(1))
+        if not 1 <= number < index:
+            return match.group(0)
+        if f"q{number}" not in named:
+            named.append(f"q{number}")
+        return f"{{q{number}}}" + (" " if match.group(0).endswith(".") else "")
+
+    return " ".join(_REFERENCE.sub(rewrite, text).split()), named
+
+
+def _listed(questions: str) -> list[Part]:
+    """Parts given as bullets, or joined by a capitalised "Also"; [] when fewer than two."""
+    bullets = list(_BULLET.finditer(questions))
+    if len(bullets) >= 2:
+        ends = [m.start() for m in bullets[1:]] + [len(questions)]
+        texts = [questions[m.end():end] for m, end in zip(bullets, ends, strict=True)]
+    else:
+        texts = _ALSO.split(questions)
+    texts = [" ".join(t.split()) for t in texts]
+    if len(texts) < 2 or not all(texts):
+        return []
+    return [Part(label=f"{i}.", text=t[0].upper() + t[1:]) for i, t in enumerate(texts, 1)]
+
+
 def _parts(questions: str) -> tuple[list[Part], str]:
     """The enumerated parts (numbered 1, 2, ... in order) and the instruction after them."""
     marks = []
@@ -81,7 +142,7 @@ def _parts(questions: str) -> tuple[list[Part], str]:
         if number == len(marks) + 1:
             marks.append(match)
     if len(marks) < 2:
-        return [], ""
+        return _listed(questions), ""
     parts = []
     ends = [m.start() for m in marks[1:]] + [len(questions)]
     instructions = ""

@@ -22,8 +22,8 @@ __all__ = [
     "SubQuery",
 ]
 
-PlanStatus = Literal["valid", "repaired", "replanned", "fallback", "enumerated", "monolithic",
-                     "react"]
+PlanStatus = Literal["valid", "repaired", "replanned", "fallback", "enumerated", "whole",
+                     "monolithic", "react"]
 
 
 class Candidate(TypedDict):

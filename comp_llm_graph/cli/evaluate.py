@@ -218,6 +218,70 @@ def eval_e2e(
                   markdown, records, e2e_records(results))
 
 
+@eval_app.command("multiexpert")
+def eval_multiexpert(
+    data: Annotated[Path, typer.Option(
+        help="The data folder holding mmlu/, gsm8k/, 2wikimultihopqa/, musique/, hotpotqa/.")],
+    sample: Annotated[int, typer.Option(help="Questions per set (P and D).")] = 30,
+    seed: Seed = 0,
+    modes: Annotated[str, typer.Option(
+        help="Comma-separated modes: comp, sequential, react, monolithic (the graph's fallback "
+             "expert), monolithic:<model> (the whole query to one catalogue model).")] = (
+        ",".join(("comp", "sequential", "monolithic:qwen2.5-coder-1.5b",
+                  "monolithic:smollm2-135m"))),
+    sets: Annotated[str, typer.Option(help="Comma-separated sets: P, D.")] = "P,D",
+    expert_model: Annotated[str | None, typer.Option(
+        help="Run every expert card without a model of its own on this catalogue model.")] = None,
+    aggregator_model: Annotated[str | None, typer.Option(
+        help="The aggregator by name (as Context.aggregator_model).")] = None,
+    max_subqueries: MaxSubqueries = 5,
+    aggregate: Aggregate = "auto",
+    warmup: Annotated[bool, typer.Option(
+        help="Run the first question once per mode, unscored, before timing.")] = True,
+    json_path: JsonOut = None,
+    markdown: MarkdownOut = None,
+    records: RecordsOut = None,
+    experts: ExpertFolders = None,
+    cache_dir: CacheDir = None,
+    router: Router = "auto",
+    planner: Planner = "smollm2",
+) -> None:
+    """MultiExpertQA: comp against sequential and monolithic models, part by part, timed.
+
+    P has parallel parts for different experts, D parts that depend on earlier answers.
+    """
+    from comp_llm_graph.evaluation.multiexpert import (
+        check_modes,
+        evaluate_multiexpert,
+        multiexpert_markdown,
+    )
+    from comp_llm_graph.evaluation.multiexpert_data import multiexpert_sets
+
+    try:
+        names = check_modes(_names(modes))
+        questions = multiexpert_sets(data, sample, seed=seed, sets=_names(sets))
+        components = build_components(experts, cache_dir, router, None, None, None, planner,
+                                      expert_model)
+        context = {"max_subqueries": max_subqueries, "aggregate": aggregate,
+                   "aggregator_model": aggregator_model}
+        Context(**context)  # type: ignore[arg-type]
+        with progress_bar() as bar:
+            task = bar.add_task("multiexpert" + (" (after a warm-up run per mode)"
+                                                 if warmup else ""),
+                                total=sum(map(len, questions.values())) * len(names))
+            document = asyncio.run(evaluate_multiexpert(
+                components, questions, modes=names, context=context, warmup=warmup,
+                progress=lambda n: bar.advance(task, n)))
+    except (CompLLMError, ValueError) as exc:
+        fail(exc)
+    rows = document.pop("records")
+    document.update({"data": str(data), "sample": sample, "seed": seed, "planner": planner,
+                     "expert_model": expert_model, "aggregator_model": aggregator_model})
+    title = f"MultiExpertQA ({sample} per set, seed {seed})"
+    write_results(document, multiexpert_markdown(document, title), json_path, markdown,
+                  records, rows)
+
+
 @eval_app.command("math")
 def eval_math(
     data: Annotated[Path, typer.Option(help="The GSM8K folder (test.jsonl, train.jsonl).")],

@@ -98,12 +98,19 @@ def _check_url(url: str) -> None:
 
 def build_components(experts: list[Path] | None, cache_dir: Path | None, router: str,
                      planner_url: str | None, planner_model: str | None,
-                     api_key_env: str | None, planner: str = "smollm2") -> dict[str, Any]:
-    """Planner, registry and aggregator: the embedded defaults or an OpenAI-compatible server."""
+                     api_key_env: str | None, planner: str = "smollm2",
+                     expert_model: str | None = None) -> dict[str, Any]:
+    """Planner, registry and aggregator: the embedded defaults or an OpenAI-compatible server.
+
+    `expert_model`: one catalogue model for every expert card without its own (`--expert-model`).
+    """
     from comp_llm_graph.defaults import default_components
 
     models = {"planner": planner, **server_models(planner_url, planner_model, api_key_env)}
-    components = default_components(**_registry_options(experts, cache_dir, router), **models)
+    registry = _registry_options(experts, cache_dir, router)
+    if expert_model:
+        registry["expert_model"] = expert_model
+    components = default_components(**registry, **models)
     _check_router(components["registry"])
     return components
 

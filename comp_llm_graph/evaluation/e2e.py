@@ -30,6 +30,7 @@ __all__ = [
     "e2e_records",
     "e2e_summary",
     "evaluate_e2e",
+    "run_graph",
 ]
 
 E2E_MODES: tuple[str, ...] = ("comp", "monolithic", "sequential")
@@ -70,8 +71,8 @@ def part_coverage(state: dict[str, Any]) -> float | None:
     return 1 - len(missing) / len(points)
 
 
-async def _run(graph: Any, item: Item, context: Context, config: Any) -> dict[str, Any]:
-    """One question in one mode: prediction, scores, wall time, tokens."""
+async def run_graph(graph: Any, item: Item, context: Context, config: Any) -> dict[str, Any]:
+    """One question in one mode: prediction, scores, wall time, tokens; a failure recorded."""
     started = time.perf_counter()
     try:
         state = await graph.ainvoke({"query": item.query}, context=context, config=config)
@@ -197,7 +198,7 @@ async def evaluate_e2e(
             record: dict[str, Any] = {"set": name, "id": item.id, "query": item.query,
                                       "gold": item.gold, "modes": {}}
             for mode in order:
-                run = await _run(graph, item, contexts[mode], run_config)
+                run = await run_graph(graph, item, contexts[mode], run_config)
                 runs[mode].append(run)
                 if progress:
                     progress(1)

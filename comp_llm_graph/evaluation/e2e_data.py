@@ -30,6 +30,7 @@ __all__ = [
     "MMLUPair",
     "MMLUQuestion",
     "MULTIHOP_FILES",
+    "mmlu_by_domain",
     "MultiHopQuestion",
     "mmlu_pairs",
     "multihop_path",
@@ -133,7 +134,7 @@ class MMLUPair:
         }
 
 
-def _mmlu_rows(root: Path, split: str) -> dict[str, list[MMLUQuestion]]:
+def mmlu_by_domain(root: Path, split: str) -> dict[str, list[MMLUQuestion]]:
     """Expert domain -> its questions of `split`, in file order."""
     domains: dict[str, list[MMLUQuestion]] = {}
     for subject, expert in mmlu_subjects(root).items():
@@ -171,7 +172,7 @@ def mmlu_pairs(root: str | Path, n: int, *, seed: int = 0, split: str = "test",
     Raises:
         CompLLMError: when the files cannot be read or hold too few questions.
     """
-    domains = _mmlu_rows(Path(root), split)
+    domains = mmlu_by_domain(Path(root), split)
     rng = random.Random(seed)
     pools = {}
     for expert in sorted(domains):

@@ -16,8 +16,11 @@ from collections import Counter
 from collections.abc import Sequence
 
 __all__ = [
+    "choice_named",
     "extract_letters",
+    "letter_in",
     "normalize_answer",
+    "part_segments",
     "qa_scores",
 ]
 
@@ -63,7 +66,8 @@ def _letter_after_label(segment: str) -> str | None:
     return near[0] if near else None
 
 
-def _choice_named(segment: str, choices: Sequence[str]) -> str | None:
+def choice_named(segment: str, choices: Sequence[str]) -> str | None:
+    """The letter of the one choice whose text `segment` contains (SQuAD-normalised)."""
     text = f" {normalize_answer(segment)} "
     named = {letter: normalize_answer(choice) for letter, choice in zip(LETTERS, choices,
                                                                          strict=False)}
@@ -71,6 +75,35 @@ def _choice_named(segment: str, choices: Sequence[str]) -> str | None:
     hits = {h for h in hits if not any(named[h] != named[o] and named[h] in named[o]
                                        for o in hits)}  # "Paris" inside "Paris, Texas"
     return hits.pop() if len(hits) == 1 else None
+
+
+def part_segments(text: str, n: int) -> list[list[str]] | None:
+    """The text after each label of parts 1..n, up to the next label; None: no label at all.
+
+    Labels are those of `extract_letters`' rule 1 (`Part 1`, `Q1`, `(1)`, `1.` ...). A part may
+    have several segments (an echoed question, then its answer) or none.
+    """
+    markers = sorted((m.start(), m.end(), part) for part in range(1, n + 1)
+                     for m in _marker(part).finditer(text))
+    merged: list[tuple[int, int, int]] = []
+    for start, end, part in markers:  # "Part 1:" matches two patterns: one label
+        if merged and start < merged[-1][1] and part == merged[-1][2]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]), part)
+        elif not merged or start >= merged[-1][1]:
+            merged.append((start, end, part))
+    if not merged:
+        return None
+    return [[text[end:merged[i + 1][0] if i + 1 < len(merged) else len(text)]
+             for i, (_, end, label) in enumerate(merged) if label == part]
+            for part in range(1, n + 1)]
+
+
+def letter_in(segment: str, choices: Sequence[str]) -> str | None:
+    """The letter one part's answer gives (`extract_letters` on one segment).
+
+    `answer is X`, else a letter near its start, else the one choice it names.
+    """
+    return _letter_after_label(segment) or choice_named(segment, choices)
 
 
 def extract_letters(text: str, choices: Sequence[Sequence[str]]) -> list[str | None]:
@@ -95,26 +128,17 @@ def extract_letters(text: str, choices: Sequence[Sequence[str]]) -> list[str | N
         choices: Each part's choices, in letter order.
     """
     n = len(choices)
-    markers = sorted((m.start(), m.end(), part) for part in range(1, n + 1)
-                     for m in _marker(part).finditer(text))
-    merged: list[tuple[int, int, int]] = []
-    for start, end, part in markers:  # "Part 1:" matches two patterns: one label
-        if merged and start < merged[-1][1] and part == merged[-1][2]:
-            merged[-1] = (merged[-1][0], max(end, merged[-1][1]), part)
-        elif not merged or start >= merged[-1][1]:
-            merged.append((start, end, part))
-    if not merged:
+    labelled = part_segments(text, n)
+    if labelled is None:
         said = [(m.group(1) or m.group(2)).upper() for m in _ANSWER_IS.finditer(text)]
         if len(said) == n:
             return list(said)
         letters = [letter for _, letter in _letters_in(text)]
         return list(letters) if len(letters) == n else [None] * n
     found: list[str | None] = []
-    for part in range(1, n + 1):
-        segments = [text[end:merged[i + 1][0] if i + 1 < len(merged) else len(text)]
-                    for i, (_, end, label) in enumerate(merged) if label == part]
+    for part, segments in enumerate(labelled, start=1):
         by_letter = [x for x in map(_letter_after_label, segments) if x]
-        by_choice = [x for x in (_choice_named(s, choices[part - 1]) for s in segments) if x]
+        by_choice = [x for x in (choice_named(s, choices[part - 1]) for s in segments) if x]
         found.append(by_letter[-1] if by_letter else by_choice[-1] if by_choice else None)
     return found
 

@@ -50,6 +50,7 @@ class ExpertRegistry:
         router: str = "auto",
         encoder: Any = None,
         chroma_url: str | None = None,
+        expert_model: str | None = None,
     ):
         """Create a registry.
 
@@ -71,6 +72,8 @@ class ExpertRegistry:
             chroma_url: A Chroma server to keep the collections on, e.g.
                 `http://127.0.0.1:8000` (default: `COMP_LLM_CHROMA_URL`, else on disk in
                 `persist_directory`; fitted routers stay on disk either way).
+            expert_model: A catalogue model (`comp-llm models`) for every card that names none
+                of its own, instead of the saved profile's choices (e.g. to compare packs).
         """
         self.cards: dict[str, ExpertCard] = {}
         for card in cards:
@@ -97,8 +100,8 @@ class ExpertRegistry:
             collection_name=collection_name, embeddings=embeddings, encoder=encoder,
             chroma_url=chroma_url)
         """Picks the expert of each question (see `comp_llm_graph.experts.routing`)."""
-        self.profiled = self._apply_profile()
-        """Experts whose model the saved profile chose (`experts/profiles.py`)."""
+        self.profiled = self._apply_profile(expert_model)
+        """Experts whose model the saved profile (or `expert_model`) chose."""
         self._experts: dict[str, Runnable] = {}
         self._lock = threading.Lock()
         self.use_experts(experts or {})
@@ -110,14 +113,19 @@ class ExpertRegistry:
         self.router = router
         """The requested router: auto, similarity, learned or examples (`method` resolves it)."""
 
-    def _apply_profile(self) -> dict[str, str]:
+    def _apply_profile(self, expert_model: str | None) -> dict[str, str]:
         """Give each card without its own model the profile's choice; the choices applied."""
         from comp_llm_graph.experts.profiles import PROFILED_BACKENDS, load_profile
         from comp_llm_graph.experts.routing.router import PACKAGED_ROUTERS
+        from comp_llm_graph.models import INSTRUCT_MODELS
 
+        if expert_model is not None and expert_model not in INSTRUCT_MODELS:
+            raise ExpertCardError(f"expert_model {expert_model!r} is not an instruct model of "
+                                  f"the catalogue: use one of {', '.join(INSTRUCT_MODELS)}.")
+        chosen = (dict.fromkeys(self.cards, expert_model) if expert_model else
+                  load_profile([self.routing.folder, PACKAGED_ROUTERS], self.routing.key))
         applied = {}
-        for name, model in load_profile([self.routing.folder, PACKAGED_ROUTERS],
-                                        self.routing.key).items():
+        for name, model in chosen.items():
             card = self.cards.get(name)
             if card is not None and card.model is None and card.backend in PROFILED_BACKENDS:
                 self.cards[name] = card.model_copy(update={"model": model})

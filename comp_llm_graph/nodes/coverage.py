@@ -126,4 +126,6 @@ def label_part(sub: SubQuery, answer: SubAnswer | None, label: str | None = None
     if not text:
         error = (answer or {}).get("error") or "it did not run"
         return f"{head}: not answered ({sub['id']} failed: {error})"
-    return f"{head}: {text}" if label or not head.endswith("?") else f"{head} {text}"
+    if label:
+        return f"{label} {text}" if label[-1] in ".)" else f"{label}: {text}"
+    return f"{head}: {text}" if not head.endswith("?") else f"{head} {text}"

@@ -62,7 +62,7 @@ whole plan is routed in one batch, so it is usually done within milliseconds of 
 
 @dataclass
 class _Early:
-    task: asyncio.Task
+    task: asyncio.Task = None  # type: ignore[assignment]  # set as soon as it is started
     sub: SubQuery | None = None
     """The routed sub-query, once routing has run."""
     routed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -101,24 +101,25 @@ class EarlyStarts:
                     continue  # a repeat (merged by the repair) or a reference it cannot use
                 seen.add(canonical)
                 planned = PlannedSubQuery(sub_id, question, sorted(depends))
-                early = _Early(asyncio.ensure_future(self._run(
-                    token, planned, len(started), registry, run_expert, max_concurrency,
-                    shared)))
+                early = _Early()
+                needs = {dep: started[dep] for dep in depends}  # held here: `settle` empties
+                early.task = asyncio.ensure_future(self._run(  # `started` while runs go on
+                    token, early, needs, planned, len(started), registry, run_expert,
+                    max_concurrency, shared))
                 started[sub_id] = early
 
         return on_piece
 
-    async def _run(self, token: str, planned: PlannedSubQuery, index: int, registry: Any,
-                   run_expert: RunExpert, max_concurrency: int | None,
-                   shared: bool) -> SubAnswer:
-        started = self._started[token]
+    async def _run(self, token: str, early: _Early, needs: dict[str, _Early],
+                   planned: PlannedSubQuery, index: int, registry: Any, run_expert: RunExpert,
+                   max_concurrency: int | None, shared: bool) -> SubAnswer:
         choice = (await route(registry, [planned.question]))[0]
         sub = routed_sub_query(planned, choice)
         if shared:
             sub["context"] = "shared"
-        started[planned.id].sub = sub
-        started[planned.id].routed.set()
-        known = {dep: await started[dep].task for dep in sub["depends_on"]}
+        early.sub = sub
+        early.routed.set()
+        known = {dep: await needs[dep].task for dep in sub["depends_on"]}
         async with SCHEDULER.slot(
             f"early|{token}", sub, expert=(id(registry), sub["expert"]),
             expert_limit=registry.max_concurrency(sub["expert"]), known=known,

@@ -2,8 +2,11 @@
 
 First the query is separated (`comp_llm_graph.query_parts`): material it carries (a passage,
 documents, givens) is kept aside as `state["shared_context"]` and given to every expert, and the
-planner sees only the questions. Parts the user already enumerated (`Part 1:`, `2.`) become the
-sub-queries as written, without a planner call (status `enumerated`).
+planner sees only the questions. Parts the user already enumerated (`Part 1:`, `2.`, bullets,
+"Also, ...") become the sub-queries as written, without a planner call (status `enumerated`); a
+part naming an earlier one ("the answer to 1.") depends on it. A single question that is one
+expert's task (a multiple-choice question, a word problem with its givens) runs whole (status
+`whole`): a planner would split its options or strip its givens.
 
 The plan is validated before anything runs. A plan that fails is repaired where that is
 unambiguous, or the planner is asked once more with the problems; if that fails too, the query runs
@@ -56,7 +59,7 @@ from comp_llm_graph.prompts import (
     PLANNER_SYSTEM_PROMPT,
     REPLAN_PROMPT,
 )
-from comp_llm_graph.query_parts import QueryParts, separate
+from comp_llm_graph.query_parts import QueryParts, references, self_contained, separate
 from comp_llm_graph.state import PlanAttempt, Planning, State, SubQuery
 
 __all__ = ["make_generate_subqueries", "make_plan", "plan_format", "planner_messages"]
@@ -163,11 +166,16 @@ async def make_plan(
 async def _planned(planner: Runnable, parts: QueryParts, context: Context,
                    on_piece: Callable[[str], None] | None, demonstrations: Any,
                    ) -> tuple[list[PlannedSubQuery], Planning]:
-    """The enumerated parts as sub-queries, or the planner's plan of the questions."""
+    """The enumerated parts, the question whole if one expert's task, or the planner's plan."""
     if parts.parts and len(parts.parts) <= context.max_subqueries:
-        planned = [PlannedSubQuery(id=f"q{i}", question=part.text)
-                   for i, part in enumerate(parts.parts, start=1)]
+        planned = []
+        for i, part in enumerate(parts.parts, start=1):
+            question, needs = references(part.text, i)
+            planned.append(PlannedSubQuery(id=f"q{i}", question=question, depends_on=needs))
         return planned, Planning(status="enumerated", attempts=[])
+    if self_contained(parts.questions):
+        return ([PlannedSubQuery(id="q1", question=" ".join(parts.questions.split()))],
+                Planning(status="whole", attempts=[]))
     return await make_plan(planner, parts.questions, context, on_piece, demonstrations)
 
 

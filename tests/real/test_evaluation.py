@@ -90,3 +90,26 @@ def test_real_eval_e2e_command_on_one_pair_and_one_multihop_question(tmp_path):
     lines = [json.loads(line) for line in records.read_text().splitlines()]
     assert len(lines) == 2
     assert all(run["prediction"].strip() for line in lines for run in line["modes"].values())
+
+
+@pytest.mark.real
+def test_eval_multiexpert_on_the_embedded_models(tmp_path):
+    """`comp-llm eval multiexpert`: P and D, comp and a monolithic model, the documented JSON."""
+    out, records = tmp_path / "me.json", tmp_path / "me.jsonl"
+    result = CliRunner().invoke(app, [
+        "eval", "multiexpert", "--data", str(DATA), "--sample", "1", "--seed", "5",
+        "--modes", "comp,monolithic:smollm2-135m", "--no-warmup", "--json", str(out),
+        "--records", str(records), "--cache-dir", str(tmp_path / "c")])
+    assert result.exit_code == 0, result.output
+    sets = json.loads(out.read_text())["sets"]
+    assert set(sets) == {"P", "D", "All"} and sets["All"]["n"] == 2
+    for mode in ("comp", "monolithic:smollm2-135m"):
+        row = sets["All"]["modes"][mode]
+        assert {"part_accuracy", "all_parts_accuracy", "part_coverage", "mean_s", "p95_s"} <= set(row)
+        assert 0 <= row["part_accuracy"] <= 1 and row["mean_s"] > 0 and row["errors"] == 0
+    assert sets["P"]["modes"]["monolithic:smollm2-135m"]["total_params_b"] == 0.135
+    lines = [json.loads(line) for line in records.read_text().splitlines()]
+    assert [r["set"] for r in lines] == ["P", "D"]
+    assert all(run["scores"]["parts"] for r in lines for run in r["modes"].values())
+    comp = lines[0]["modes"]["comp"]
+    assert comp["planning"] in ("enumerated", "whole", "valid", "repaired")

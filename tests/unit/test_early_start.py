@@ -115,3 +115,26 @@ async def test_an_early_start_still_being_routed_when_the_plan_is_final_is_kept(
     assert not early.task.cancelled() and starts.take("run", "q1") is early.task
     early.task.cancel()
     await routing
+
+
+async def test_a_sub_query_on_two_early_ones_gets_both_after_the_plan_is_settled():
+    """The plan settles while q3 waits on q1: q3 must still find q2 (it raised KeyError: 'q2')."""
+    import asyncio
+
+    async def slow(payload: dict) -> str:
+        await asyncio.sleep(0.3)
+        return f"slow says {payload['question']}"
+
+    plan = json.dumps({"subqueries": [
+        {"id": "q1", "question": "What is the capital of Peru?", "depends_on": []},
+        {"id": "q2", "question": "What is 3 plus 4?", "depends_on": []},
+        {"id": "q3", "question": "Compare {q1} with {q2}.", "depends_on": ["q1", "q2"]},
+    ]})
+    experts = {name: RunnableLambda(lambda payload: None, afunc=slow, name=name)
+               for name in ("geography", "math", "history", "generalist")}
+    graph = build_graph(planner=PiecewisePlanner(responses=[plan], pause=0.01),
+                        registry=fake_registry(experts), aggregator=planner("FINAL"))
+    state = await graph.ainvoke({"query": "Peru, 3 plus 4, compare them."}, context=Context())
+    assert state["planning"]["early_started"] == ["q1", "q2", "q3"]
+    assert [state["answers"][i]["error"] for i in ("q1", "q2", "q3")] == [None, None, None]
+    assert "slow says What is 3 plus 4?" in state["answers"]["q3"]["question"]

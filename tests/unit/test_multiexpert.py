@@ -1,0 +1,101 @@
+"""MultiExpertQA: the sets built from the shared data, part-by-part grading, the parts of a query."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from comp_llm_graph.errors import CompLLMError
+from comp_llm_graph.evaluation.multiexpert import check_modes
+from comp_llm_graph.evaluation.multiexpert_data import Part, grade, multiexpert_sets
+from comp_llm_graph.evaluation.profile import profile_half
+from comp_llm_graph.query_parts import references, self_contained, separate
+from tests.fakes import DATA
+
+CHOICE = Part("letter", "Capital of France? (A) Berlin (B) Paris (C) Rome (D) Oslo", "B",
+              "mmlu:x/1", "geography", ("Berlin", "Paris", "Rome", "Oslo"))
+PLANET = Part("letter", "Largest planet? (A) Mars (B) Venus (C) Jupiter (D) Earth", "C",
+              "mmlu:x/2", "physics", ("Mars", "Venus", "Jupiter", "Earth"))
+SUM = Part("number", "Tom has 3 apples and buys 4. How many?", 7.0, "gsm8k:1", "math")
+WHO = Part("text", "Who discovered penicillin?", ("Alexander Fleming", "Fleming"), "m:1",
+           "multihop")
+
+
+def _right(prediction, parts):
+    return [v["right"] for v in grade(prediction, parts)]
+
+
+def test_each_part_is_graded_in_its_labelled_stretch():
+    assert _right("1. (B) Paris\n2. The answer is 7.\n3. Alexander Fleming",
+                  [CHOICE, SUM, WHO]) == [True, True, True]
+    assert _right("Part 1: C\nPart 2: 8 apples", [CHOICE, SUM]) == [False, False]
+    assert _right("1. Paris 2. 3 + 4 = 7", [CHOICE, SUM]) == [True, True]
+
+
+def test_without_labels_a_line_per_part_then_the_whole_answer():
+    assert _right("Capital of France? (B) Paris\nHow many? 7", [CHOICE, SUM]) == [True, True]
+    # one paragraph: a letter part counts by naming its choice; a lone letter could be either
+    assert _right("It is Paris, and the largest is Jupiter.", [CHOICE, PLANET]) == [True, True]
+    assert _right("B and C are my picks, I think, for these.", [CHOICE, PLANET]) == [False, False]
+
+
+def test_a_text_part_is_contained_and_keeps_its_f1():
+    verdict = grade("Penicillin was discovered by Alexander Fleming in 1928.", [WHO])[0]
+    assert verdict["right"] and 0 < verdict["f1"] < 1
+    assert grade("", [WHO])[0] == {"found": None, "right": False, "f1": 0.0}
+
+
+def test_the_parts_a_query_enumerates_bullets_inline_numbers_and_also():
+    bullets = separate("Answer these:\n- What is 2+2?\n- Who wrote Hamlet?")
+    assert [p.text for p in bullets.parts] == ["What is 2+2?", "Who wrote Hamlet?"]
+    inline = separate("1. Closest planet to the Sun? 2. Largest mammal? 3. What is 9 squared?")
+    assert [p.label for p in inline.parts] == ["1.", "2.", "3."]
+    also = separate("What is the boiling point of water in Fahrenheit? Also, who discovered "
+                    "penicillin?")
+    assert [p.text for p in also.parts] == ["What is the boiling point of water in Fahrenheit?",
+                                            "Who discovered penicillin?"]
+    assert separate("He paid 2. Then 3. What now?").parts == []
+
+
+def test_a_part_naming_an_earlier_answer_depends_on_it():
+    assert references("Take the answer to 1. and multiply it by 4.", 2) == (
+        "Take {q1} and multiply it by 4.", ["q1"])
+    assert references("Add the result of part 3 to 5.", 2) == ("Add the result of part 3 to 5.",
+                                                               [])
+
+
+def test_one_task_questions_are_not_split():
+    assert self_contained("Capital of France? (A) Berlin (B) Paris (C) Rome (D) Oslo")
+    assert self_contained("A book has 3 chapters. The first has 35 pages and the second 18. "
+                          "How many more pages has the second than the third?")
+    assert not self_contained("Who directed Jaws, and when was he born?")
+
+
+def test_modes_are_checked():
+    assert check_modes(["comp", "monolithic:qwen2.5-coder-1.5b"])
+    for bad in (["mono"], ["monolithic:gpt-5"], ["comp:smollm2-135m"], []):
+        with pytest.raises(CompLLMError):
+            check_modes(bad)
+
+
+def test_the_sets_are_seeded_held_out_and_in_the_papers_shape():
+    sets = multiexpert_sets(DATA, 12, seed=3)
+    assert sets == multiexpert_sets(DATA, 12, seed=3)
+    assert sets != multiexpert_sets(DATA, 12, seed=4)
+    p, d = sets["P"], sets["D"]
+    assert len(p) == len(d) == 12
+    assert all(2 <= len(q.parts) <= 3 for q in p)
+    assert {q.kind for q in p} == {"numbered", "bulleted", "and", "request"}
+    assert all(len({part.expert for part in q.parts}) == len(q.parts) for q in p)
+    letters = [part.source.removeprefix("mmlu:").split("/") for q in p for part in q.parts
+               if part.kind == "letter"]
+    for subject, row in letters:  # the profile's check half of MMLU test
+        with (DATA / "mmlu" / "test" / f"{subject}_test.csv").open(encoding="utf-8") as f:
+            assert not profile_half(list(csv.reader(f))[int(row)][0])
+    assert {q.kind for q in d} == {"closed_book", "paragraphs", "chain"}
+    chain = next(q for q in d if q.kind == "chain")
+    assert chain.parts[1].text.startswith("Take the answer to 1.")
+    assert separate(chain.query).parts[1].text == chain.parts[1].text
+    with pytest.raises(CompLLMError, match="sample"):
+        multiexpert_sets(DATA, 0)
