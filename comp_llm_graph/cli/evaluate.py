@@ -231,7 +231,8 @@ def eval_multiexpert(
                   "monolithic:smollm2-135m"))),
     sets: Annotated[str, typer.Option(help="Comma-separated sets: P, D.")] = "P,D",
     expert_model: Annotated[str | None, typer.Option(
-        help="Run every expert card without a model of its own on this catalogue model.")] = None,
+        help="Run every expert that runs a catalogue model on this one (its card's model and "
+             "the profile aside).")] = None,
     aggregator_model: Annotated[str | None, typer.Option(
         help="The aggregator by name (as Context.aggregator_model).")] = None,
     max_subqueries: MaxSubqueries = 5,

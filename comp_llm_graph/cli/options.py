@@ -102,7 +102,7 @@ def build_components(experts: list[Path] | None, cache_dir: Path | None, router:
                      expert_model: str | None = None) -> dict[str, Any]:
     """Planner, registry and aggregator: the embedded defaults or an OpenAI-compatible server.
 
-    `expert_model`: one catalogue model for every expert card without its own (`--expert-model`).
+    `expert_model`: one catalogue model for every expert that runs one (`--expert-model`).
     """
     from comp_llm_graph.defaults import default_components
 

@@ -21,7 +21,7 @@ from typing import Any
 from comp_llm_graph.context import MODES, Context
 from comp_llm_graph.errors import CompLLMError
 from comp_llm_graph.evaluation.e2e_data import Item
-from comp_llm_graph.nodes.coverage import end_points, missing_parts
+from comp_llm_graph.nodes.coverage import asked_parts, missing_parts
 
 __all__ = [
     "E2E_MODES",
@@ -57,14 +57,15 @@ def _tokens(state: dict[str, Any]) -> dict[str, int]:
 
 
 def part_coverage(state: dict[str, Any]) -> float | None:
-    """Share of the plan's end points whose answer the final answer carries.
+    """Share of the parts asked whose answer the final answer carries.
 
+    The parts asked: the user's enumerated parts and the plan's end points (`asked_parts`).
     None when there is no plan or a single sub-query. Checked on the final state, independently
-    of what the aggregator recorded; an end point that failed counts as covered when the final
+    of what the aggregator recorded; a part that failed counts as covered when the final
     answer names it (its id), as it must.
     """
     plan, answers = state.get("plan") or [], state.get("answers") or {}
-    points = end_points(plan)
+    points = asked_parts(plan)
     if len(plan) < 2 or not points:
         return None
     missing = missing_parts(plan, answers, state.get("final_answer", ""))

@@ -72,8 +72,9 @@ class ExpertRegistry:
             chroma_url: A Chroma server to keep the collections on, e.g.
                 `http://127.0.0.1:8000` (default: `COMP_LLM_CHROMA_URL`, else on disk in
                 `persist_directory`; fitted routers stay on disk either way).
-            expert_model: A catalogue model (`comp-llm models`) for every card that names none
-                of its own, instead of the saved profile's choices (e.g. to compare packs).
+            expert_model: A catalogue model (`comp-llm models`) for every card that runs one,
+                over its own `model:` and the saved profile (to compare packs: everything on
+                one model).
         """
         self.cards: dict[str, ExpertCard] = {}
         for card in cards:
@@ -127,7 +128,8 @@ class ExpertRegistry:
         applied = {}
         for name, model in chosen.items():
             card = self.cards.get(name)
-            if card is not None and card.model is None and card.backend in PROFILED_BACKENDS:
+            if (card is not None and (card.model is None or expert_model)
+                    and card.backend in PROFILED_BACKENDS):
                 self.cards[name] = card.model_copy(update={"model": model})
                 applied[name] = model
         return applied

@@ -26,7 +26,7 @@ from comp_llm_graph.errors import ExpertOutputError
 from comp_llm_graph.faults import CallPolicy, call_with_policy, describe
 from comp_llm_graph.models import run_model
 from comp_llm_graph.nodes.common import answer_block, output_tokens, text_of
-from comp_llm_graph.nodes.coverage import answered, end_points, label_part, missing_parts
+from comp_llm_graph.nodes.coverage import answered, asked_parts, label_part, missing_parts
 from comp_llm_graph.nodes.events import emit
 from comp_llm_graph.prompts import AGGREGATOR_USER_PROMPT
 from comp_llm_graph.state import Aggregation, State, SubAnswer, SubQuery
@@ -40,11 +40,11 @@ def format_answers(plan_ids: list[str], answers: dict[str, SubAnswer]) -> str:
 
 
 def compose(plan: list[SubQuery], answers: dict[str, SubAnswer]) -> str:
-    """The end points' answers as labelled lines, in plan order; failed ones named.
+    """The parts asked (`asked_parts`) as labelled lines, in plan order; failed ones named.
 
-    One end point that answered: its answer alone.
+    One part that answered: its answer alone.
     """
-    sinks = [sub for sub in plan if sub["id"] in set(end_points(plan))]
+    sinks = [sub for sub in plan if sub["id"] in set(asked_parts(plan))]
     if len(sinks) == 1 and (answers.get(sinks[0]["id"]) or {}).get("answer", "").strip():
         return answers[sinks[0]["id"]]["answer"].strip()
     return "\n".join(label_part(sub, answers.get(sub["id"]), sub.get("label")) for sub in sinks)
@@ -54,7 +54,7 @@ def _complete(final: str, plan: list[SubQuery], answers: dict[str, SubAnswer],
               aggregation: Aggregation) -> str:
     """Check every end point in `final`; append the missing and the failed ones, labelled."""
     by_id = {sub["id"]: sub for sub in plan}
-    checked = end_points(plan)
+    checked = asked_parts(plan)
     failed = [i for i in checked if not answered(answers, i)]
     errors = [sub["id"] for sub in plan if (answers.get(sub["id"]) or {}).get("error")]
     missing = missing_parts(plan, answers, final)
@@ -69,9 +69,14 @@ def _complete(final: str, plan: list[SubQuery], answers: dict[str, SubAnswer],
 
 
 def _use_llm(context: Context, plan: list[SubQuery]) -> bool:
+    """Whether the aggregator LLM writes the final answer.
+
+    auto: when a part feeds another, unless the parts are the user's own (enumerated): then
+    each is answered on its line, as asked.
+    """
     if context.aggregate != "auto":
         return context.aggregate == "llm"
-    return any(sub["depends_on"] for sub in plan)
+    return any(sub["depends_on"] for sub in plan) and not all(sub.get("label") for sub in plan)
 
 
 def make_aggregate(aggregator: Runnable):

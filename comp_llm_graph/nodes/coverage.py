@@ -1,9 +1,11 @@
-"""Part coverage: every end point of the plan must be represented in the final answer.
+"""Part coverage: every part the user asked must be represented in the final answer.
 
-An end point is a sub-query nothing else depends on: its answer is one piece of what the user
-asked. Small aggregators drop pieces of compound questions (the best-known failure of LLMs on
-them), so after the aggregator writes, each end point is checked deterministically and a missing
-one is added to the final answer, labelled; a failed one is named, never invented.
+The parts asked (`asked_parts`) are the parts the user enumerated (`1.`, `Part 2:`, bullets),
+each of them even when a later part uses its answer, and the plan's end points, the sub-queries
+nothing else depends on: each answer is one piece of what the user asked. Small aggregators drop
+pieces of compound questions (the best-known failure of LLMs on them), so after the aggregator
+writes, each part is checked deterministically and a missing one is added to the final answer,
+labelled; a failed one is named, never invented.
 
 The check is textual, so it errs towards "missing" (a part added twice is better than a part
 lost): a sub-answer is represented when its key is in the final answer. The key of a short
@@ -23,6 +25,7 @@ __all__ = [
     "SHORT_ANSWER_WORDS",
     "answer_key",
     "answered",
+    "asked_parts",
     "end_points",
     "label_part",
     "missing_parts",
@@ -52,18 +55,27 @@ def end_points(plan: list[SubQuery]) -> list[str]:
     return [sub["id"] for sub in plan if sub["id"] not in used]
 
 
+def asked_parts(plan: list[SubQuery]) -> list[str]:
+    """Ids of the parts the answer must carry, in plan order.
+
+    The user's enumerated parts (they carry a `label`) and the end points.
+    """
+    ends = set(end_points(plan))
+    return [sub["id"] for sub in plan if sub["id"] in ends or sub.get("label")]
+
+
 def answered(answers: dict[str, SubAnswer], sub_id: str) -> bool:
     """Whether the sub-query has a non-empty answer."""
     return bool((answers.get(sub_id) or {}).get("answer", "").strip())
 
 
 def missing_parts(plan: list[SubQuery], answers: dict[str, SubAnswer], final: str) -> list[str]:
-    """End points the final answer leaves out, in plan order.
+    """Parts asked (`asked_parts`) the final answer leaves out, in plan order.
 
     An answered one is missing when its key is not in `final` (`represented`); a failed one
     when `final` does not name it (its id).
     """
-    return [i for i in end_points(plan)
+    return [i for i in asked_parts(plan)
             if (not represented(answers[i]["answer"], final) if answered(answers, i)
                 else i not in final)]
 

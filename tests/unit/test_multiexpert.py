@@ -99,3 +99,29 @@ def test_the_sets_are_seeded_held_out_and_in_the_papers_shape():
     assert separate(chain.query).parts[1].text == chain.parts[1].text
     with pytest.raises(CompLLMError, match="sample"):
         multiexpert_sets(DATA, 0)
+
+
+async def test_enumerated_parts_keep_their_dependency_and_every_part_is_answered():
+    """"Take the answer to 1." waits for part 1 and gets its value; both parts are in the answer."""
+    from langchain_core.runnables import RunnableLambda
+
+    from comp_llm_graph import Context, build_graph
+    from tests.fakes import fake_registry, planner
+
+    async def solve(payload: dict) -> str:
+        return "5" if payload["question"].startswith("Tom") else f"got: {payload['question']}"
+
+    experts = {name: RunnableLambda(lambda p: None, afunc=solve, name=name)
+               for name in ("geography", "math", "history", "generalist")}
+    graph = build_graph(planner=planner("NOT CALLED"), registry=fake_registry(experts),
+                        aggregator=planner("AN LLM ANSWER THAT DROPS PART 1"))
+    query = "1. Tom has 2 apples and buys 3. How many?\n2. Take the answer to 1. and double it."
+    state = await graph.ainvoke({"query": query}, context=Context())
+    assert state["planning"]["status"] == "enumerated"
+    assert [s["depends_on"] for s in state["plan"]] == [[], ["q1"]]
+    assert state["answers"]["q2"]["question"] == "Take 5 and double it."
+    assert state["aggregation"]["method"] == "compose"
+    assert state["final_answer"] == "1. 5\n2. got: Take 5 and double it."
+    assert [v["right"] for v in grade(state["final_answer"], [
+        Part("number", "", 5.0, "a", "math"), Part("text", "", ("double",), "b", "math")])] == [
+        True, True]

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from comp_llm_graph.errors import CompLLMError
+from comp_llm_graph.errors import CompLLMError, ExpertCardError
 from comp_llm_graph.evaluation.profile import domain_items, profile_half, profile_markdown
 from comp_llm_graph.experts import ExpertCard, ExpertRegistry
 from comp_llm_graph.experts.profiles import choose, load_profile, save_profile
@@ -54,6 +54,18 @@ def test_the_registry_gives_the_profile_choice_to_cards_without_a_model(tmp_path
     assert registry.cards["generalist"].model == "qwen2.5-coder-1.5b"
     assert registry.cards["coding"].model == "qwen2.5-coder-0.5b"  # the card's own wins
     assert registry.profiled == {"generalist": "qwen2.5-coder-1.5b"}
+
+
+def test_expert_model_puts_every_model_expert_on_one_model(tmp_path):
+    cards = [_card("generalist"), _card("coding", model="qwen2.5-coder-0.5b"),
+             _card("arithmetic", backend="sympy")]
+    registry = ExpertRegistry(cards, embeddings=KeywordEmbeddings(), persist_directory=tmp_path,
+                              fallback="generalist", expert_model="qwen2.5-coder-1.5b")
+    assert [registry.cards[n].model for n in ("generalist", "coding", "arithmetic")] == [
+        "qwen2.5-coder-1.5b", "qwen2.5-coder-1.5b", None]
+    with pytest.raises(ExpertCardError, match="not an instruct model"):
+        ExpertRegistry(cards, embeddings=KeywordEmbeddings(), persist_directory=tmp_path,
+                       fallback="generalist", expert_model="gemma3-270m")
 
 
 def test_a_broken_or_unknown_profile_is_refused_with_what_to_do(tmp_path):
