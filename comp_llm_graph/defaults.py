@@ -1,11 +1,20 @@
-"""The embedded defaults: SmolLM2 planner and aggregator, and the default expert pack.
+"""The embedded defaults: a named profile of planner, aggregator and the default expert pack.
 
 `default_components()` returns the keyword arguments of `build_graph`; nothing is loaded until the
 first run (models load on first call, the routing index on first route).
+
+Profiles (`PROFILES`), measured on MultiExpertQA (`docs/multiexpert.md`):
+
+- `fast`: SmolLM2-135M plans, aggregates and answers every expert of the pack (the math expert's
+  card names its own model). For small machines: one 100 MB model does nearly everything.
+- `quality`: Qwen2.5-Coder-1.5B plans (under the plan grammar), aggregates and answers every
+  expert; on MultiExpertQA-P it answers 0.46 of the parts against 0.18 for the same model asked
+  the whole question.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from langchain_core.runnables import Runnable
@@ -19,8 +28,20 @@ from comp_llm_graph.models import (
     embedded_planner,
 )
 
-__all__ = ["AGGREGATOR_MAX_NEW_TOKENS", "DEFAULT_PLANNER", "PLANNERS", "PLANNER_MAX_NEW_TOKENS",
-           "default_components", "embedded_planner"]
+__all__ = ["AGGREGATOR_MAX_NEW_TOKENS", "DEFAULT_PLANNER", "DEFAULT_PROFILE", "PLANNERS",
+           "PLANNER_MAX_NEW_TOKENS", "PROFILES", "PROFILE_VARIABLE", "default_components",
+           "embedded_planner"]
+
+PROFILES: dict[str, dict[str, str | None]] = {
+    "fast": {"planner": DEFAULT_PLANNER, "aggregator": "smollm2-135m", "experts": None},
+    "quality": {"planner": "qwen2.5-coder-1.5b", "aggregator": "qwen2.5-coder-1.5b",
+                "experts": "qwen2.5-coder-1.5b"},
+}
+"""Profile name -> its planner, aggregator and experts' model (None: each card's own)."""
+DEFAULT_PROFILE = "fast"
+"""The profile used unless another is named."""
+PROFILE_VARIABLE = "COMP_LLM_PROFILE"
+"""Names the profile where no argument does (e.g. in `.env` for LangGraph Studio)."""
 
 
 def default_components(
@@ -28,9 +49,10 @@ def default_components(
     expert_folders: tuple[str, ...] | list[str] = (),
     planner: Runnable | str | None = None,
     aggregator: Runnable | None = None,
+    profile: str | None = None,
     **registry_kwargs: Any,
 ) -> dict[str, Any]:
-    """The embedded defaults: SmolLM2 planner (or `planner="gemma3"`), aggregator, default pack.
+    """The embedded defaults: the profile's planner, aggregator and experts, the default pack.
 
     The planner is shown demonstrations from the bank when it was built (`comp-llm
     demonstrations`); it is looked for on the first run, not here.
@@ -40,15 +62,29 @@ def default_components(
         planner: A name in `PLANNERS`, or a chat model to plan with, e.g.
             `openai_chat_model(base_url, model, max_tokens=PLANNER_MAX_NEW_TOKENS)`
             (`comp_llm_graph.runtimes.openai_compat`).
-        aggregator: Chat model to aggregate with instead of SmolLM2.
+        aggregator: Chat model to aggregate with instead of the profile's.
+        profile: A name in `PROFILES` (default: `COMP_LLM_PROFILE`, else `DEFAULT_PROFILE`):
+            the planner, aggregator and experts' model where the other arguments do not name
+            them.
         **registry_kwargs: Passed on to `ExpertRegistry.from_folders`.
-    """
-    from comp_llm_graph.runtimes.llamacpp import smollm2
 
+    Raises:
+        ValueError: an unknown profile.
+    """
+    from comp_llm_graph.runtimes.llamacpp import local_chat_model
+
+    profile = profile or os.environ.get(PROFILE_VARIABLE) or DEFAULT_PROFILE
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}: use {' or '.join(PROFILES)} (argument "
+                         f"profile or {PROFILE_VARIABLE})")
+    chosen = PROFILES[profile]
     if planner is None or isinstance(planner, str):
-        planner = embedded_planner(planner or DEFAULT_PLANNER)
+        planner = embedded_planner(planner or chosen["planner"] or DEFAULT_PLANNER)
     if aggregator is None:
-        aggregator = smollm2(AGGREGATOR_MAX_NEW_TOKENS)
+        aggregator = local_chat_model(chosen["aggregator"] or "smollm2-135m",
+                                      AGGREGATOR_MAX_NEW_TOKENS)
+    if chosen["experts"] and registry_kwargs.get("expert_model") is None:
+        registry_kwargs["expert_model"] = chosen["experts"]
     from comp_llm_graph.demonstrations import PlanDemonstrations
 
     return {

@@ -21,6 +21,7 @@ from comp_llm_graph.cli.options import (
     Planner,
     PlannerModel,
     PlannerUrl,
+    Profile,
     Router,
     build_components,
 )
@@ -129,7 +130,8 @@ def ask(
                          "finished are not run again.")] = False,
     cache_dir: CacheDir = None,
     router: Router = "auto",
-    planner: Planner = "smollm2",
+    planner: Planner = None,
+    profile: Profile = None,
     planner_url: PlannerUrl = None,
     planner_model: PlannerModel = None,
     api_key_env: ApiKeyEnv = None,
@@ -145,7 +147,7 @@ def ask(
 
         configure(memory_budget=memory_budget, max_batch_size=batch_size, threads=threads)
         components = build_components(experts, cache_dir, router, planner_url, planner_model,
-                                      api_key_env, planner)
+                                      api_key_env, planner, profile=profile)
         started = time.time()
         how = "review" if review_plan else "stream" if stream else "quiet" if as_json else ""
         state = asyncio.run(_answer(components, text, context, checkpoint, thread, how))

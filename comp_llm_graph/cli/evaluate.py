@@ -19,6 +19,7 @@ from comp_llm_graph.cli.options import (
     Planner,
     PlannerModel,
     PlannerUrl,
+    Profile,
     RecordsOut,
     Router,
     Seed,
@@ -104,12 +105,13 @@ def eval_planning(
     json_path: JsonOut = None,
     markdown: MarkdownOut = None,
     records: RecordsOut = None,
-    planner: Planner = "smollm2",
+    planner: Planner = None,
     planner_url: PlannerUrl = None,
     planner_model: PlannerModel = None,
     api_key_env: ApiKeyEnv = None,
 ) -> None:
     """Planning against gold decompositions: valid plans, count error, edge F1, parallelism."""
+    from comp_llm_graph.defaults import DEFAULT_PLANNER, embedded_planner
     from comp_llm_graph.evaluation.planning import evaluate_planning, planning_markdown
     from comp_llm_graph.evaluation.planning_gold import DATASETS, gold_plans
 
@@ -119,9 +121,7 @@ def eval_planning(
         examples = gold_plans(data, tuple(dataset or DATASETS), sample=sample, seed=seed)
         model = server_models(planner_url, planner_model, api_key_env).get("planner")
         if model is None:
-            from comp_llm_graph.defaults import embedded_planner
-
-            model = embedded_planner(planner, grammar=grammar)
+            model = embedded_planner(planner or DEFAULT_PLANNER, grammar=grammar)
         bank = None
         if demos:
             from comp_llm_graph.demonstrations import PlanDemonstrations
@@ -138,7 +138,8 @@ def eval_planning(
         fail(exc)
     per_question = results.pop("examples", [])
     results["demonstrations"] = len(bank) if bank is not None else 0
-    results["planner"] = getattr(model, "model_name", None) or planner_model or planner
+    results["planner"] = (getattr(model, "model_name", None) or planner_model or planner
+                          or DEFAULT_PLANNER)
     title = (f"Planning ({len(examples)} questions: {sample} per dataset, seed {seed}; "
              + (f"{len(bank)} demonstrations)" if bank is not None else "fixed examples)"))
     write_results({"planning": results}, planning_markdown(results, title), json_path,
@@ -170,7 +171,8 @@ def eval_e2e(
     experts: ExpertFolders = None,
     cache_dir: CacheDir = None,
     router: Router = "auto",
-    planner: Planner = "smollm2",
+    planner: Planner = None,
+    profile: Profile = None,
     planner_url: PlannerUrl = None,
     planner_model: PlannerModel = None,
     api_key_env: ApiKeyEnv = None,
@@ -200,7 +202,8 @@ def eval_e2e(
                 multihop_path(data, multihop_set, context=context),  # type: ignore[arg-type]
                 multihop, seed=seed, context=context)  # type: ignore[arg-type]
         graph = build_graph(**build_components(experts, cache_dir, router, planner_url,
-                                               planner_model, api_key_env, planner),
+                                               planner_model, api_key_env, planner,
+                                               profile=profile),
                             baselines="react" in modes)
         total = sum(len(items) for items in sets.values()) * len(modes)
         with progress_bar() as bar:
@@ -245,7 +248,8 @@ def eval_multiexpert(
     experts: ExpertFolders = None,
     cache_dir: CacheDir = None,
     router: Router = "auto",
-    planner: Planner = "smollm2",
+    planner: Planner = None,
+    profile: Profile = None,
 ) -> None:
     """MultiExpertQA: comp against sequential and monolithic models, part by part, timed.
 
@@ -262,7 +266,7 @@ def eval_multiexpert(
         names = check_modes(_names(modes))
         questions = multiexpert_sets(data, sample, seed=seed, sets=_names(sets))
         components = build_components(experts, cache_dir, router, None, None, None, planner,
-                                      expert_model)
+                                      expert_model, profile)
         context = {"max_subqueries": max_subqueries, "aggregate": aggregate,
                    "aggregator_model": aggregator_model}
         Context(**context)  # type: ignore[arg-type]
@@ -276,8 +280,9 @@ def eval_multiexpert(
     except (CompLLMError, ValueError) as exc:
         fail(exc)
     rows = document.pop("records")
-    document.update({"data": str(data), "sample": sample, "seed": seed, "planner": planner,
-                     "expert_model": expert_model, "aggregator_model": aggregator_model})
+    document.update({"data": str(data), "sample": sample, "seed": seed, "profile": profile,
+                     "planner": planner, "expert_model": expert_model,
+                     "aggregator_model": aggregator_model})
     title = f"MultiExpertQA ({sample} per set, seed {seed})"
     write_results(document, multiexpert_markdown(document, title), json_path, markdown,
                   records, rows)

@@ -26,10 +26,14 @@ Router = Annotated[str, typer.Option(
 PlannerUrl = Annotated[str | None, typer.Option(
     help="Plan and aggregate on an OpenAI-compatible endpoint (e.g. http://127.0.0.1:8000/v1) "
          "instead of the embedded models.")]
-Planner = Annotated[str, typer.Option(
+Planner = Annotated[str | None, typer.Option(
     help="The embedded planner, a catalogue model (`comp-llm models`): smollm2-135m, "
          "qwen2.5-coder-0.5b or qwen2.5-coder-1.5b under the plan grammar, or gemma3-270m "
-         "(base, a few-shot completion); smollm2 and gemma3 are the short names.")]
+         "(base, a few-shot completion); smollm2 and gemma3 are the short names (default: "
+         "the profile's).")]
+Profile = Annotated[str | None, typer.Option(
+    help="fast (SmolLM2 plans, aggregates and answers) or quality (Qwen2.5-Coder-1.5B does); "
+         "docs/multiexpert.md has their numbers (default: fast).")]
 PlannerModel = Annotated[str | None, typer.Option(help="Model name served at --planner-url.")]
 ApiKeyEnv = Annotated[str | None, typer.Option(
     help="Environment variable holding the endpoint's API key (default: none sent).")]
@@ -98,8 +102,9 @@ def _check_url(url: str) -> None:
 
 def build_components(experts: list[Path] | None, cache_dir: Path | None, router: str,
                      planner_url: str | None, planner_model: str | None,
-                     api_key_env: str | None, planner: str = "smollm2",
-                     expert_model: str | None = None) -> dict[str, Any]:
+                     api_key_env: str | None, planner: str | None = None,
+                     expert_model: str | None = None,
+                     profile: str | None = None) -> dict[str, Any]:
     """Planner, registry and aggregator: the embedded defaults or an OpenAI-compatible server.
 
     `expert_model`: one catalogue model for every expert that runs one (`--expert-model`).
@@ -110,6 +115,8 @@ def build_components(experts: list[Path] | None, cache_dir: Path | None, router:
     registry = _registry_options(experts, cache_dir, router)
     if expert_model:
         registry["expert_model"] = expert_model
+    if profile:
+        models["profile"] = profile
     components = default_components(**registry, **models)
     _check_router(components["registry"])
     return components

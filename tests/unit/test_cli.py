@@ -123,7 +123,7 @@ def _fake_components(monkeypatch, asked: list[str]) -> None:
         {"id": "q2", "question": "What is 3 plus 4?", "depends_on": []}]})
     experts = {name: RunnableLambda(lambda p, n=name: asked.append(p["question"]) or f"{n} ok")
                for name in ("geography", "math", "history", "generalist")}
-    monkeypatch.setattr(ask_command, "build_components", lambda *a: {
+    monkeypatch.setattr(ask_command, "build_components", lambda *a, **k: {
         "planner": planner(plan), "registry": fake_registry(experts),
         "aggregator": planner("FINAL")})
 

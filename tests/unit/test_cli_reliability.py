@@ -48,7 +48,7 @@ def _fake_pipeline(monkeypatch, answer: str = NASTY, final: str = NASTY) -> list
         {"id": "q2", "question": "What is 3 plus 4?", "depends_on": ["q1"]}]})
     experts = {name: RunnableLambda(lambda p: asked.append(p["question"]) or answer)
                for name in ("geography", "math", "history", "generalist")}
-    monkeypatch.setattr(ask_command, "build_components", lambda *a: {
+    monkeypatch.setattr(ask_command, "build_components", lambda *a, **k: {
         "planner": planner(plan), "registry": fake_registry(experts),
         "aggregator": planner(final)})
     return asked

@@ -103,3 +103,21 @@ def test_profile_markdown_marks_the_choice():
     assert "| physics | MMLU test | 0.30 (0.7 s) | 0.49 (2.0 s) | 0.50 (3.9 s) |" in table
     assert "**qwen2.5-coder-0.5b**" in table and "astronomy | skipped" in table
     json.dumps(document)
+
+
+def test_named_profiles_choose_planner_aggregator_and_experts(tmp_path, monkeypatch):
+    from comp_llm_graph.defaults import default_components
+
+    monkeypatch.delenv("COMP_LLM_PROFILE", raising=False)
+    fast = default_components(persist_directory=tmp_path)
+    assert (fast["planner"].model, fast["aggregator"].model) == ("smollm2-135m", "smollm2-135m")
+    assert fast["registry"].cards["biology"].model is None  # SmolLM2, the card's backend
+    monkeypatch.setenv("COMP_LLM_PROFILE", "quality")
+    quality = default_components(persist_directory=tmp_path)
+    assert quality["planner"].model == quality["aggregator"].model == "qwen2.5-coder-1.5b"
+    assert {card.model for card in quality["registry"].cards.values()
+            if card.backend in ("smollm2", "program")} == {"qwen2.5-coder-1.5b"}
+    mixed = default_components(persist_directory=tmp_path, profile="quality", planner="smollm2")
+    assert mixed["planner"].model == "smollm2-135m"  # a named planner wins over the profile
+    with pytest.raises(ValueError, match="unknown profile 'best'"):
+        default_components(persist_directory=tmp_path, profile="best")
