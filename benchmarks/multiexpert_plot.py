@@ -21,15 +21,16 @@ import matplotlib.pyplot as plt  # noqa: E402 - after the backend is chosen
 
 def _label(mode: str, document: dict) -> str:
     if mode.startswith("monolithic:"):
-        return mode
-    return f"{mode} ({document.get('expert_model') or 'pack'} experts)"
+        return "whole to " + mode.removeprefix("monolithic:").removeprefix("qwen2.5-coder-")
+    model = (document.get("expert_model") or "").removeprefix("qwen2.5-coder-")
+    return f"{mode} ({document.get('profile') or ('all ' + model if model else 'pack')})"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="+", type=Path)
     parser.add_argument("--out", type=Path, default=Path("docs/multiexpert.png"))
-    parser.add_argument("--metric", default="all_parts_accuracy")
+    parser.add_argument("--metric", default="part_accuracy")
     args = parser.parse_args()
     documents = [json.loads(path.read_text(encoding="utf-8")) for path in args.files]
     names = ("P", "D", "All")

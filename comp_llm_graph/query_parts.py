@@ -10,8 +10,8 @@ material, not only its sub-question (a closed-book expert invents). `separate` f
 
 It also finds parts the user enumerated (`Part 1:`, `Question 2:`, `1.`, `2)`, `(3)` at the start
 of a line or after a sentence, numbered from 1 in order; `-`, `*` or `•` bullets; or questions
-joined by a capitalised "Also" / "And also" / "Please also ..." / "Additionally" / "In
-addition"; at least two): those are already the decomposition, and a paragraph after the last
+joined by a capitalised "Also," / "And also:" / "Please also ..." / "Additionally," / "In
+addition,"; at least two): those are already the decomposition, and a paragraph after the last
 part (e.g. "Answer both questions.") is an instruction for the final answer, not part of the last
 question. A part that names an earlier one ("the answer to 1.", "the result of part 2") depends
 on it (`references`).
@@ -41,8 +41,9 @@ _PART = re.compile(
     r"(?:(?P<word>part|question|q)[ \t]*(?P<n1>\d+)[ \t]*[:.)]|(?P<n2>\d+)[.)]|"
     r"\((?P<n3>\d+)\))[ \t]+", re.IGNORECASE | re.MULTILINE)
 _BULLET = re.compile(r"^[ \t]*[-*\u2022][ \t]+", re.MULTILINE)
-_ALSO = re.compile(r"(?:(?<=[?.!)])|(?<=\w))\s+(?:And also|Also|Please also(?: answer)?"
-                   r"(?: this(?: one)?)?|Additionally|In addition)\b[,:]?\s*")
+_ALSO = re.compile(  # "Also Sprach Zarathustra" is a title: the marker needs its comma or colon
+    r"(?<=[\w?.!)])\s+(?:(?:And also|Also|Additionally|In addition)[,:]|Please also"
+    r"(?: answer)?(?: this(?: one)?)?\b:?)\s*")
 _REFERENCE = re.compile(
     r"\b(?:your |the )?(?:answer|result)\s+(?:to|of|from)\s+(?:(?:part|question|problem)\s+"
     r"|q)?(\d+)\b\.?", re.IGNORECASE)

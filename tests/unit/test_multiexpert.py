@@ -56,6 +56,7 @@ def test_the_parts_a_query_enumerates_bullets_inline_numbers_and_also():
     assert [p.text for p in also.parts] == ["What is the boiling point of water in Fahrenheit?",
                                             "Who discovered penicillin?"]
     assert separate("He paid 2. Then 3. What now?").parts == []
+    assert separate("What is Also Sprach Zarathustra about?").parts == []  # a title
 
 
 def test_a_part_naming_an_earlier_answer_depends_on_it():
