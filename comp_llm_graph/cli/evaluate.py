@@ -23,6 +23,7 @@ from comp_llm_graph.cli.options import (
     RecordsOut,
     Router,
     Seed,
+    Warmup,
     build_components,
     build_registry,
     cache_models,
@@ -163,8 +164,7 @@ def eval_e2e(
     seed: Seed = 0,
     max_subqueries: MaxSubqueries = 5,
     aggregate: Aggregate = "auto",
-    warmup: Annotated[bool, typer.Option(
-        help="Run the first question once per mode, unscored, before timing.")] = True,
+    warmup: Warmup = True,
     json_path: JsonOut = None,
     markdown: MarkdownOut = None,
     records: RecordsOut = None,
@@ -240,8 +240,7 @@ def eval_multiexpert(
         help="The aggregator by name (as Context.aggregator_model).")] = None,
     max_subqueries: MaxSubqueries = 5,
     aggregate: Aggregate = "auto",
-    warmup: Annotated[bool, typer.Option(
-        help="Run the first question once per mode, unscored, before timing.")] = True,
+    warmup: Warmup = True,
     json_path: JsonOut = None,
     markdown: MarkdownOut = None,
     records: RecordsOut = None,

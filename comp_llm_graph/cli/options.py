@@ -39,6 +39,8 @@ ApiKeyEnv = Annotated[str | None, typer.Option(
     help="Environment variable holding the endpoint's API key (default: none sent).")]
 MaxSubqueries = Annotated[int, typer.Option(help="Largest plan accepted.")]
 Seed = Annotated[int, typer.Option(help="Seed of the sample.")]
+Warmup = Annotated[bool, typer.Option(
+    help="Run the first question once per mode, unscored, before timing.")]
 RecordsOut = Annotated[Path | None, typer.Option(
     help="Write one JSON line per question (the question, gold and what was predicted) here.")]
 JsonOut = Annotated[Path | None, typer.Option("--json", help="Write the results as JSON here.")]

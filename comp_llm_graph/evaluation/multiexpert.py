@@ -100,8 +100,10 @@ async def _run_model(chat: Any, item: CompoundQuestion) -> dict[str, Any]:
 
 
 def _covered(verdict: dict[str, Any], kind: str) -> bool:
-    return verdict["found"] is not None if kind != "text" else verdict["f1"] > 0 or verdict[
-        "right"]
+    """A letter or number was read for the part, or its text overlaps the gold."""
+    if kind == "text":
+        return verdict["right"] or verdict["f1"] > 0
+    return verdict["found"] is not None
 
 
 def _summary(runs: list[dict[str, Any]], items: list[CompoundQuestion],

@@ -176,8 +176,7 @@ def _join(parts: list[Part], phrasing: str) -> str:
     if phrasing == "bulleted":
         return "Answer each of these:\n" + "\n".join(f"- {t}" for t in texts)
     if phrasing == "and":
-        return " And ".join(texts[:-1]) + " And also: " + texts[-1] if len(texts) > 2 else (
-            f"{texts[0]} And also: {texts[1]}")
+        return " And ".join(texts[:-1]) + " And also: " + texts[-1]
     return texts[0] + "".join(f"\nPlease also answer this one: {t}" for t in texts[1:])
 
 
