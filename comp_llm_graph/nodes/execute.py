@@ -29,7 +29,8 @@ from comp_llm_graph.faults import CallPolicy, call_with_policy, describe
 from comp_llm_graph.nodes.common import answer_block, one_line, output_tokens, text_of
 from comp_llm_graph.nodes.early_start import EARLY_STARTS
 from comp_llm_graph.nodes.events import emit
-from comp_llm_graph.plan import substitute_references
+from comp_llm_graph.anaphora import name_dependencies
+from comp_llm_graph.plan import references, substitute_references
 from comp_llm_graph.scheduler import SCHEDULER
 from comp_llm_graph.state import Branch, State, SubAnswer, SubQuery
 
@@ -117,11 +118,16 @@ def expert_input(sub: SubQuery, dependencies: dict[str, SubAnswer],
                  shared: str = "") -> dict[str, str]:
     """The expert's input: the question with references substituted, and what it builds on.
 
+    A dependency the text describes without referencing ("When was that director born?") gets
+    its value written beside the description (`anaphora.name_dependencies`).
+
     That is the query's material (for a sub-query marked `context: shared`), then the answers
     of its dependencies.
     """
+    unnamed = [dep for dep in dependencies if dep not in references(sub["question"])]
+    question, _ = name_dependencies(sub["question"], unnamed)
     question = substitute_references(
-        sub["question"], {dep: short_answer(a["answer"]) for dep, a in dependencies.items()}
+        question, {dep: short_answer(a["answer"]) for dep, a in dependencies.items()}
     )
     context = ""
     if shared and sub.get("context") == "shared":
