@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from comp_llm_graph.errors import CompLLMError
+from comp_llm_graph.urls import shown
 
 __all__ = ["CHECKPOINT_SCHEMES", "open_checkpointer"]
 
@@ -47,7 +48,7 @@ async def open_checkpointer(url: str) -> AsyncIterator[Any]:
         async with _postgres(url) as saver:
             yield saver
     else:
-        raise CompLLMError(f"a checkpoint is one of {', '.join(CHECKPOINT_SCHEMES)}; got {url!r}.")
+        raise CompLLMError(f"a checkpoint is one of {', '.join(CHECKPOINT_SCHEMES)}; got {shown(url)!r}.")
 
 
 def _sqlite(url: str) -> Any:
@@ -55,7 +56,7 @@ def _sqlite(url: str) -> Any:
 
     path = url.removeprefix("sqlite:///")
     if not path or path == url:
-        raise CompLLMError(f"write a SQLite checkpoint as sqlite:///path/to/file.db; got {url!r}.")
+        raise CompLLMError(f"write a SQLite checkpoint as sqlite:///path/to/file.db; got {shown(url)!r}.")
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     return AsyncSqliteSaver.from_conn_string(path)
 

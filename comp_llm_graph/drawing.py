@@ -52,8 +52,19 @@ def plan_mermaid(state: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def image_formats() -> list[str]:
+    """File suffixes `draw_plan` can write (matplotlib's: png, svg, pdf...)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    return sorted(FigureCanvasAgg.get_supported_filetypes())
+
+
 def draw_plan(state: Mapping[str, Any], path: str | Path, title: str | None = None) -> Path:
-    """The plan as a PNG: boxes by depth from left to right, arrows for dependencies."""
+    """The plan as an image (PNG, or what the suffix names): boxes by depth from left to right,
+    arrows for dependencies."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -73,14 +84,16 @@ def draw_plan(state: Mapping[str, Any], path: str | Path, title: str | None = No
         text = (f"{sub['id']} [{sub['expert']}{_seconds(answers, sub['id'])}]\n"
                 + textwrap.shorten(sub["question"], 60, placeholder="..."))
         ax.text(x, y, textwrap.fill(text, 30, replace_whitespace=False), ha="center",
-                va="center", fontsize=8, bbox={"boxstyle": "round", "fc": "#f2f0ff"})
+                va="center", fontsize=8, bbox={"boxstyle": "round", "fc": "#f2f0ff"},
+                parse_math=False)  # "$a_$" in a question is text, not mathtext
         for dep in sub["depends_on"]:
             ax.annotate("", xy=(x - 1.3, y), xytext=(where[dep][0] + 1.3, where[dep][1]),
                         arrowprops={"arrowstyle": "->", "color": "#555"})
     ax.set_xlim(-1.7, 3.4 * (len(columns) - 1) + 1.7)
     ax.set_ylim(-1.6 * (rows - 1) - 0.9, 0.9)
     ax.axis("off")
-    ax.set_title(title or textwrap.shorten(str(state.get("query", "plan")), 90), fontsize=9)
+    ax.set_title(title or textwrap.shorten(str(state.get("query", "plan")), 90), fontsize=9,
+                 parse_math=False)
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110)

@@ -128,6 +128,9 @@ class Planning(TypedDict):
     answers the plan kept (`nodes/early_start.py`)."""
     reviewed: NotRequired[Review]
     """What the plan's reviewer did (`Context.review_plan`, `nodes/review.py`)."""
+    unplanned: NotRequired[list[str]]
+    """Enumerated parts past `Context.max_subqueries`, as the user wrote them (label and text):
+    not run, named in the final answer, and the run is `partial`."""
     condensed: NotRequired[dict[str, str]]
     """A follow-up made standalone from the earlier turns: `asked` (as written) and `referent`
     (what its referring words were taken to mean; `comp_llm_graph.nodes.conversation`)."""
@@ -149,8 +152,10 @@ class Aggregation(TypedDict):
     failed: NotRequired[list[str]]
     """End points without an answer; the final answer names them."""
     partial: NotRequired[bool]
-    """Some sub-query failed or was skipped: the final answer does not answer everything
-    asked (the parts it lacks are named in it)."""
+    """Some sub-query failed or was skipped, or a part was past the sub-query limit: the final
+    answer does not answer everything asked (the parts it lacks are named in it)."""
+    unplanned: NotRequired[list[str]]
+    """The enumerated parts past the sub-query limit (`Planning.unplanned`), named in the answer."""
     output_tokens: NotRequired[int]
     """Tokens the aggregator generated, when its model reports them (absent for passthrough)."""
 

@@ -118,7 +118,8 @@ def ask(
                               "$EDITOR (JSON), or stop.")
     ] = False,
     draw: Annotated[Path | None, typer.Option(
-        help="Draw the plan: a PNG here (matplotlib) and its Mermaid text beside it (.mmd).")
+        help="Draw the plan: an image here (.png, .svg, .pdf...; matplotlib) and its Mermaid "
+             "text beside it (.mmd), or only the Mermaid text for a .mmd path.")
     ] = None,
     checkpoint: Annotated[str | None, typer.Option(
         help="Keep the run's state here: memory, sqlite:///PATH or postgresql://... "
@@ -139,6 +140,8 @@ def ask(
     """Answer QUERY: print the plan, each sub-answer with its time, and the final answer."""
     try:
         _check_options(query, stream, as_json, review_plan, checkpoint, thread, resume)
+        if draw is not None:
+            _check_draw(draw)
         text = None if resume else read_query(query or "")
         context = Context(mode=mode, max_subqueries=max_subqueries,  # type: ignore[arg-type]
                           aggregate=aggregate, schedule=schedule,  # type: ignore[arg-type]
@@ -158,28 +161,45 @@ def ask(
     doc["timings"]["wall"] = round(time.time() - started, 4)
     if thread or checkpoint:
         doc["thread_id"] = state["_thread_id"]
-    if draw is not None:
-        _draw(state, draw)
     if as_json:
         print(json_text(doc, indent=2))
-        return
-    if stream:  # the final answer is shown again when it is not what was streamed
+    elif stream:  # the final answer is shown again when it is not what was streamed
         print_final(doc, answer=streamed.strip() != doc["final_answer"].strip())
     else:
         print_human(doc)
-    if checkpoint:
+    if checkpoint and not as_json:
         err.print(plain(f"thread: {state['_thread_id']} (continue with --thread)", "dim"))
+    if draw is not None:  # after the answer: a drawing that fails must not cost it
+        _draw(state, draw)
 
 
 def _draw(state: dict[str, Any], path: Path) -> None:
     from comp_llm_graph.drawing import draw_plan, plan_mermaid
 
+    mermaid_only = path.suffix.lower() == ".mmd"
     try:
         path.with_suffix(".mmd").write_text(plan_mermaid(state))
-        draw_plan(state, path)
-    except OSError as exc:
-        fail(CompLLMError(f"cannot write the drawing: {exc}"))
-    err.print(plain(f"plan drawn: {path} and {path.with_suffix('.mmd')}", "dim"))
+        if not mermaid_only:
+            draw_plan(state, path)
+    except (OSError, ValueError, RuntimeError) as exc:  # matplotlib: ValueError, RuntimeError
+        fail(CompLLMError(f"the answer is above; the drawing could not be written to {path}: "
+                          f"{exc}"))
+    drawn = path if mermaid_only else f"{path} and {path.with_suffix('.mmd')}"
+    err.print(plain(f"plan drawn: {drawn}", "dim"))
+
+
+def _check_draw(path: Path) -> None:
+    """Refuse a --draw path matplotlib cannot write before the run, not after it."""
+    from comp_llm_graph.drawing import image_formats
+
+    formats = image_formats()
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix not in [*formats, "mmd"]:
+        raise CompLLMError(f"--draw writes an image ({', '.join(formats)}) with its Mermaid text "
+                           f"beside it, or the Mermaid text alone (.mmd); got {str(path)!r}. "
+                           "Give e.g. plan.png.")
+    if not path.parent.is_dir():
+        raise CompLLMError(f"--draw: the folder {str(path.parent)!r} does not exist.")
 
 
 def _check_options(query: str | None, stream: bool, as_json: bool, review_plan: bool,

@@ -11,6 +11,7 @@ import typer
 
 from comp_llm_graph.cache import MODEL_DIR_VARIABLE, usable_cache_dir
 from comp_llm_graph.errors import CompLLMError
+from comp_llm_graph.urls import shown
 
 ExpertFolders = Annotated[
     list[Path] | None,
@@ -99,7 +100,7 @@ def _check_url(url: str) -> None:
         parts, port_ok = None, False
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
         raise CompLLMError(f"--planner-url must be an http:// or https:// URL with a host, e.g. "
-                           f"http://127.0.0.1:8000/v1; got {url!r}.")
+                           f"http://127.0.0.1:8000/v1; got {shown(url)!r}.")
 
 
 def build_components(experts: list[Path] | None, cache_dir: Path | None, router: str,

@@ -132,12 +132,18 @@ def _sympy(card: ExpertCard) -> Runnable:
     return sympy_expert(fallback, timeout=timeout).with_config(run_name=f"expert:{card.name}")
 
 
+MAX_SYMPY_TIMEOUT = 60
+"""Longest sympy limit a card may set, in seconds (the math worker is one process per call)."""
+
+
 def _check_sympy(card: ExpertCard) -> None:
     fallback_name = card.options.get("fallback_backend", "smollm2")
     timeout = card.options.get("sympy_timeout", 1.0)
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+    if (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+            or not 0 < timeout <= MAX_SYMPY_TIMEOUT):  # also refuses .nan and .inf
         raise ExpertCardError(f"{card.source or card.name}: options.sympy_timeout must be a "
-                              f"number of seconds > 0; got {timeout!r}.")
+                              f"number of seconds above 0 and at most {MAX_SYMPY_TIMEOUT}; "
+                              f"got {timeout!r}.")
     if not isinstance(fallback_name, str) and fallback_name is not None:
         raise ExpertCardError(f"{card.source or card.name}: options.fallback_backend must be a "
                               f"backend name (e.g. smollm2) or none; got {fallback_name!r}.")

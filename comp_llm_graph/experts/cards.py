@@ -19,6 +19,7 @@ from pydantic import (
 
 from comp_llm_graph.errors import ExpertCardError
 from comp_llm_graph.experts.answer_form import CHOICE_SCORING
+from comp_llm_graph.experts.card_yaml import CardTooLarge, read_card_yaml
 
 __all__ = ["DEFAULT_PACK", "ExpertCard", "load_card", "load_cards"]
 
@@ -116,7 +117,9 @@ def load_card(path: Path) -> ExpertCard:
         ExpertCardError: naming the file and what is wrong with it.
     """
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = read_card_yaml(path)
+    except CardTooLarge as exc:
+        raise ExpertCardError(f"{path}: {exc}") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise ExpertCardError(f"{path}: cannot read the expert card: {exc}") from exc
     except yaml.YAMLError as exc:

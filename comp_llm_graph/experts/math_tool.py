@@ -40,8 +40,15 @@ MAX_ROOT_DIGITS = 1_000
 """Most digits of a number under a root (sqrt, or a power whose exponent is not a whole
 literal): sympy's root of a 2,400-digit number takes seconds, of 10,000 digits minutes."""
 
+_NUMBER = r"\d+(?:\.\d+)?"
 _WORDS = [
-    (r"(?<!\d)(\d+(?:\.\d+)?)\s*(?:%|percent)\s*of\s*", r"(\1/100)*"),
+    (r"(?<=\d),(?=\d{3}(?!\d))", ""),  # thousands separators: 1,234,567 -> 1234567
+    (rf"(?<!\d)({_NUMBER})\s*(?:%|percent)\s*of\s*", r"(\1/100)*"),
+    (rf"(?<![\d.])({_NUMBER}\s*/\s*{_NUMBER})\s+of\s+(?=[\d(])", r"(\1)*"),  # 3/4 of 100
+    (r"\b(?:one\s+|a\s+)?half\s+of\s+(?=[\d(])", "(1/2)*"),
+    (r"\b(?:one\s+|a\s+)?third\s+of\s+(?=[\d(])", "(1/3)*"),
+    (r"\b(?:one\s+|a\s+)?quarter\s+of\s+(?=[\d(])", "(1/4)*"),
+    (r"\btwice\s+(?=[\d(])", "2*"),
     (r"\bmultiplied by\b|\btimes\b", "*"),
     (r"\bdivided by\b|\bover\b", "/"),
     (r"\bplus\b|\badded to\b", "+"),
@@ -50,7 +57,6 @@ _WORDS = [
     (r"\bsquared\b", "**2"),
     (r"\bcubed\b", "**3"),
     (r"\bsquare root of\s*(\d+(?:\.\d+)?)", r"sqrt(\1)"),
-    (r"(\d),(\d{3})", r"\1\2"),
     (r"\^", "**"),
     (r"[x\u00d7]", "*"),
     (r"\u00f7", "/"),
@@ -59,7 +65,7 @@ _WORDS = [
 # as a run of allowed characters, from its first start to its last closing character (that
 # regex, with its backtracking, took seconds on a long run of "(").
 _RUN = re.compile(r"[\d\s.+\-*/()%sqrt]+")
-_START = re.compile(r"sqrt[\d(]|[\d(]")
+_START = re.compile(r"sqrt[\d(]|-?[\d(]")
 _ALLOWED = re.compile(r"^[\d\s.+\-*/()%sqrt]+$")
 _LOG2 = math.log10(2)
 _REFUSED = (ValueError, TypeError, ZeroDivisionError, SyntaxError, ArithmeticError)
@@ -74,15 +80,31 @@ def arithmetic_text(question: str) -> str:
 
 
 def find_expression(question: str) -> str | None:
-    """The longest arithmetic expression in the question, or None if there is none."""
+    """The question's arithmetic expression, or None when there is none or it is not clear.
+
+    Not clear (the question then goes to the fallback model, whose answer is not presented
+    as exact): a number of the question outside the expression ("call 555-867-5309 and tell me
+    2+2", "in 1990, what was 5 + 5"), or a name right before it (`factorial(10**6)`,
+    `log(2+3)`), or `%` between numbers; evaluating only part of what was asked, or a guess
+    at what it means, gives a wrong answer stated as exact.
+    """
     text = arithmetic_text(question)
     candidates = []
-    for run in (m.group(0) for m in _RUN.finditer(text)):
-        start, end = _START.search(run), max(run.rfind(c) for c in "0123456789)")
+    for run in _RUN.finditer(text):
+        start, end = _START.search(run.group(0)), max(run.group(0).rfind(c) for c in "0123456789)")
         if start is not None and end > start.end() - 1:
-            candidates.append(run[start.start():end + 1].strip())
-    candidates = [c for c in candidates if re.search(r"[+\-*/%]|sqrt", c) and _ALLOWED.match(c)]
-    return max(candidates, key=len) if candidates else None
+            span = (run.start() + start.start(), run.start() + end + 1)
+            candidates.append((text[span[0]:span[1]].strip(), span))
+    candidates = [c for c in candidates
+                  if re.search(r"[+\-*/%]|sqrt", c[0]) and _ALLOWED.match(c[0])]
+    if not candidates:
+        return None
+    expression, (first, last) = max(candidates, key=lambda c: len(c[0]))
+    numbers = [m.span() for m in re.finditer(r"\d", text)]
+    if (any(not first <= a < last for a, _ in numbers) or re.search(r"[a-z_]$", text[:first])
+            or re.search(r"%\s*[\d(]", expression)):  # 15 % 4: a remainder or a percentage?
+        return None
+    return expression
 
 
 def _digits(log_digits: float) -> str:

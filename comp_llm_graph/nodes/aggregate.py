@@ -29,7 +29,7 @@ from comp_llm_graph.nodes.common import answer_block, output_tokens, text_of
 from comp_llm_graph.nodes.coverage import answered, asked_parts, label_part, missing_parts
 from comp_llm_graph.nodes.events import emit
 from comp_llm_graph.prompts import AGGREGATOR_USER_PROMPT
-from comp_llm_graph.state import Aggregation, State, SubAnswer, SubQuery
+from comp_llm_graph.state import Aggregation, Planning, State, SubAnswer, SubQuery
 
 __all__ = ["compose", "format_answers", "make_aggregate"]
 
@@ -68,6 +68,18 @@ def _complete(final: str, plan: list[SubQuery], answers: dict[str, SubAnswer],
     return final
 
 
+def _unplanned(final: str, planning: Planning, aggregation: Aggregation, limit: int) -> str:
+    """Name the enumerated parts past the sub-query limit in `final`; the run is then partial."""
+    unplanned = planning.get("unplanned") or []
+    if not unplanned:
+        return final
+    total = limit + len(unplanned)
+    note = (f"Not answered ({total} parts asked, at most {limit} sub-queries; raise "
+            f"--max-subqueries or Context.max_subqueries to {total}):")
+    aggregation.update(partial=True, unplanned=list(unplanned))
+    return final.rstrip() + "\n\n" + "\n".join([note, *unplanned])
+
+
 def _use_llm(context: Context, plan: list[SubQuery]) -> bool:
     """Whether the aggregator LLM writes the final answer.
 
@@ -104,6 +116,7 @@ def make_aggregate(aggregator: Runnable):
             final, aggregation = await _llm_answer(model, context, state["query"], plan,
                                                    answers, context.policy("aggregator"))
         final = _complete(final, plan, answers, aggregation)
+        final = _unplanned(final, state.get("planning") or {}, aggregation, len(plan))
 
         finished = time.time()
         emit("aggregation", method=aggregation["method"], added=aggregation.get("added", []),

@@ -166,13 +166,21 @@ async def make_plan(
 async def _planned(planner: Runnable, parts: QueryParts, context: Context,
                    on_piece: Callable[[str], None] | None, demonstrations: Any,
                    ) -> tuple[list[PlannedSubQuery], Planning]:
-    """The enumerated parts, the question whole if one expert's task, or the planner's plan."""
-    if parts.parts and len(parts.parts) <= context.max_subqueries:
+    """The enumerated parts, the question whole if one expert's task, or the planner's plan.
+
+    Enumerated parts past `max_subqueries` are not run but kept in `Planning.unplanned`, so the
+    answer names them and the run is partial (a planner given them would drop some silently).
+    """
+    if parts.parts:
         planned = []
-        for i, part in enumerate(parts.parts, start=1):
+        for i, part in enumerate(parts.parts[:context.max_subqueries], start=1):
             question, needs = references(part.text, i)
             planned.append(PlannedSubQuery(id=f"q{i}", question=question, depends_on=needs))
-        return planned, Planning(status="enumerated", attempts=[])
+        planning = Planning(status="enumerated", attempts=[])
+        if len(parts.parts) > context.max_subqueries:
+            planning["unplanned"] = [f"{p.label} {p.text}"
+                                     for p in parts.parts[context.max_subqueries:]]
+        return planned, planning
     if self_contained(parts.questions):
         return ([PlannedSubQuery(id="q1", question=" ".join(parts.questions.split()))],
                 Planning(status="whole", attempts=[]))

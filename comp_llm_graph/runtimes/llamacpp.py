@@ -42,7 +42,7 @@ from comp_llm_graph.plan import cut_at_repeat, format_grammar
 from comp_llm_graph.runtimes.catalogue import catalogue_model, model_path
 from comp_llm_graph.runtimes.gguf_file import FORMATS, converted_copy
 from comp_llm_graph.runtimes.llama_server import LlamaServer, ServerSettings, use_server
-from comp_llm_graph.runtimes.pool import DEFAULTS
+from comp_llm_graph.runtimes.pool import DEFAULTS, threads_from_environment
 from comp_llm_graph.runtimes.scoring import letter_logprobs, reply_logprobs
 from comp_llm_graph.runtimes.tokenizer import gguf_tokenizer
 from comp_llm_graph.runtimes.weights import package_folder
@@ -176,8 +176,7 @@ class LlamaCppChatModel(BaseChatModel):
                 raise ValueError(f"weight_format must be one of {', '.join(FORMATS)} or None; "
                                  f"got {self.weight_format!r}")
             path = converted_copy(path, self.weight_format)
-        threads = DEFAULTS["threads"] or int(os.environ.get("COMP_LLM_THREADS") or 0) or (
-            os.cpu_count() or 1)
+        threads = DEFAULTS["threads"] or threads_from_environment() or os.cpu_count() or 1
         return ServerSettings(str(path), self.max_batch_size or DEFAULTS["max_batch_size"] or 1,
                          threads)
 

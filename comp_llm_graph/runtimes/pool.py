@@ -190,6 +190,35 @@ MODEL_POOL = ModelPool(parse_bytes(os.environ.get("COMP_LLM_MEMORY_BUDGET")))
 DEFAULTS: dict[str, int | None] = {"max_batch_size": 8, "threads": None}
 """Process-wide defaults of local models, set with `configure` (threads None: the CPU count)."""
 
+MAX_BATCH_SIZE = 64
+"""Most parallel sequences of one local model (each takes its own share of the KV cache)."""
+MAX_THREADS = 512
+"""Most CPU threads per local model."""
+THREADS_VARIABLE = "COMP_LLM_THREADS"
+
+
+def _bounded(name: str, value: int, most: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
+        raise ValueError(f"{name} must be a whole number from 1 to {most}; got {value!r}")
+    return value
+
+
+def threads_from_environment() -> int | None:
+    """`COMP_LLM_THREADS` as a number of threads, None when unset.
+
+    Raises:
+        ValueError: the variable is set to anything but a whole number from 1 to `MAX_THREADS`
+            (checked when a run starts, not at the first model call).
+    """
+    text = os.environ.get(THREADS_VARIABLE, "").strip()
+    if not text:
+        return None
+    if not text.isdigit():
+        raise ValueError(f"{THREADS_VARIABLE} must be a whole number from 1 to {MAX_THREADS} "
+                         f"(threads per local model); got {text[:40]!r}. Unset it to use the "
+                         "CPU count.")
+    return _bounded(THREADS_VARIABLE, int(text), MAX_THREADS)
+
 
 def configure(*, memory_budget: str | int | None = None, max_batch_size: int | None = None,
               threads: int | None = None) -> None:
@@ -203,11 +232,9 @@ def configure(*, memory_budget: str | int | None = None, max_batch_size: int | N
             count); applies to models loaded afterwards.
     """
     MODEL_POOL.set_budget(parse_bytes(memory_budget))
+    threads_from_environment()  # a bad COMP_LLM_THREADS stops the run here, named
     if max_batch_size is not None:
-        if max_batch_size < 1:
-            raise ValueError(f"max_batch_size must be at least 1; got {max_batch_size}")
-        DEFAULTS["max_batch_size"] = max_batch_size
+        DEFAULTS["max_batch_size"] = _bounded("max_batch_size (--batch-size)", max_batch_size,
+                                              MAX_BATCH_SIZE)
     if threads is not None:
-        if threads < 1:
-            raise ValueError(f"threads must be at least 1; got {threads}")
-        DEFAULTS["threads"] = threads
+        DEFAULTS["threads"] = _bounded("threads (--threads)", threads, MAX_THREADS)

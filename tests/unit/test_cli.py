@@ -36,10 +36,10 @@ def test_bench_rejects_an_unknown_part():
     (["--max-concurrency", "0", "hi"], None, "max_concurrency must be at least 1"),
     (["--max-subqueries", "0", "hi"], None, "max_subqueries must be between 1 and 32"),
     (["--schedule", "eager", "hi"], None, "schedule must be one of ready, waves"),
-    (["--batch-size", "0", "hi"], None, "max_batch_size must be at least 1"),
+    (["--batch-size", "0", "hi"], None, "max_batch_size (--batch-size) must be a whole number from 1 to 64"),
     (["--memory-budget", "lots", "hi"], None, "cannot read 'lots' as a memory size"),
     (["--stream", "--json", "hi"], None, "--stream shows the answer as it comes"),
-    (["--threads", "0", "hi"], None, "threads must be at least 1"),
+    (["--threads", "0", "hi"], None, "threads (--threads) must be a whole number from 1"),
     # The planner's model does not fit: refused before loading anything.
     (["--memory-budget", "1MiB", "hi"], None, "more than the memory budget of 1 MiB"),
 ])

@@ -4,7 +4,8 @@ One setting moves every collection (the cards' index, the learned router's examp
 capabilities, the planner's demonstrations) to a Chroma server: `chroma_url=` in Python, the
 `COMP_LLM_CHROMA_URL` environment variable, or `comp-llm --chroma-url URL ...`. A token for a
 server behind authentication is read from `COMP_LLM_CHROMA_TOKEN` (never from a command line)
-and sent as `Authorization: Bearer <token>`.
+and sent as `Authorization: Bearer <token>`; a user and password in the URL
+(`http://user:password@host:8000`) are sent as basic authentication and never printed.
 
 A store on disk that SQLite finds corrupt (a crash or a full disk mid-write, a truncated copy)
 is moved aside into `chroma-corrupt-<time>/` in its folder and made again, with a warning: what
@@ -15,16 +16,18 @@ by `comp-llm experts fit` / `comp-llm demonstrations` are made again by rerunnin
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from comp_llm_graph.errors import CompLLMError, CorruptIndexError
 from comp_llm_graph.experts.routing import recovery
+from comp_llm_graph.urls import shown
 
 __all__ = ["CHROMA_TOKEN_ENV", "CHROMA_URL_ENV", "ChromaStore", "StoreRecovered",
            "chroma_client"]
@@ -53,19 +56,33 @@ def chroma_client(url: str) -> Any:
 
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise CompLLMError(f"the Chroma URL must look like http://127.0.0.1:8000; got {url!r}.")
-    token = os.environ.get(CHROMA_TOKEN_ENV)
+        raise CompLLMError(f"the Chroma URL must look like http://127.0.0.1:8000; got {shown(url)!r}.")
     try:
         return chromadb.HttpClient(
             host=parts.hostname, port=parts.port or (443 if parts.scheme == "https" else 8000),
-            ssl=parts.scheme == "https",
-            headers={"Authorization": f"Bearer {token}"} if token else None,
+            ssl=parts.scheme == "https", headers=_auth_headers(url),
             settings=Settings(anonymized_telemetry=False))
     except Exception as exc:  # noqa: BLE001 - chromadb raises plain errors for a dead server
         raise CompLLMError(
-            f"no Chroma server answers at {url} ({type(exc).__name__}: {exc}). Start one with "
+            f"no Chroma server answers at {shown(url)} ({type(exc).__name__}: {exc}). Start one with "
             f"`chroma run --path DIR --host 127.0.0.1 --port N`, or unset {CHROMA_URL_ENV} / "
             "--chroma-url to keep the index on disk.") from exc
+
+
+def _auth_headers(url: str) -> dict[str, str] | None:
+    """Basic auth from the URL's user and password, or a bearer token from the environment.
+
+    Raises:
+        CompLLMError: both are given (which one is meant cannot be guessed).
+    """
+    parts, token = urlsplit(url), os.environ.get(CHROMA_TOKEN_ENV)
+    if parts.username is not None and token:
+        raise CompLLMError(f"the Chroma URL {shown(url)} has a user and {CHROMA_TOKEN_ENV} a "
+                           "token; give one of them.")
+    if parts.username is not None:
+        pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+        return {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
+    return {"Authorization": f"Bearer {token}"} if token else None
 
 
 class ChromaStore:
