@@ -10,8 +10,9 @@ planner wrote it in case the answer is a sentence.
 Only dependencies the text does not already reference are placed, each at the next description in
 reading order: "this/these/those <noun>", "the same/said/aforementioned <noun>", "that <noun>"
 where "that" follows a preposition, an auxiliary or a past-tense verb (so "true that cats" and "the
-person that wrote" are left alone), and then "he"/"she"/"him"/"her" or a closing "of it"/"is that". A text with no such phrase is
-left as written; the answer still arrives in the context block.
+person that wrote" are left alone), and then "he"/"she"/"him"/"her" or a closing "of it"/"is
+that". A text with no such phrase is left as written; the answer still arrives in the context
+block.
 """
 
 from __future__ import annotations

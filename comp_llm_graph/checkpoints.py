@@ -15,6 +15,7 @@ running those sub-queries again, and a conversation continues across processes.
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,8 @@ async def open_checkpointer(url: str) -> AsyncIterator[Any]:
         async with _postgres(url) as saver:
             yield saver
     else:
-        raise CompLLMError(f"a checkpoint is one of {', '.join(CHECKPOINT_SCHEMES)}; got {shown(url)!r}.")
+        raise CompLLMError(f"a checkpoint is one of {', '.join(CHECKPOINT_SCHEMES)}; "
+                           f"got {shown(url)!r}.")
 
 
 def _sqlite(url: str) -> Any:
@@ -56,9 +58,33 @@ def _sqlite(url: str) -> Any:
 
     path = url.removeprefix("sqlite:///")
     if not path or path == url:
-        raise CompLLMError(f"write a SQLite checkpoint as sqlite:///path/to/file.db; got {shown(url)!r}.")
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
+        raise CompLLMError("write a SQLite checkpoint as sqlite:///path/to/file.db; "
+                           f"got {shown(url)!r}.")
+    _check_sqlite_file(Path(path))
     return AsyncSqliteSaver.from_conn_string(path)
+
+
+def _check_sqlite_file(path: Path) -> None:
+    """Refuse a path that cannot hold a SQLite checkpoint, before the run, with the reason.
+
+    (A folder, a path under a file, an unwritable place, a file that is not SQLite: each would
+    otherwise fail inside aiosqlite after the run started.)
+    """
+    where = f"the SQLite checkpoint {str(path)!r}"
+    if path.is_dir():
+        raise CompLLMError(f"{where} is a folder; name a file in it, e.g. {path / 'runs.db'}.")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            db.execute("PRAGMA schema_version").fetchone()
+    except FileExistsError as exc:
+        raise CompLLMError(f"{where} cannot be made: {exc.filename!r} is a file, not a folder."
+                           ) from exc
+    except OSError as exc:
+        raise CompLLMError(f"{where} cannot be made: {exc.strerror or exc}.") from exc
+    except sqlite3.DatabaseError as exc:  # not a database, or one SQLite cannot open there
+        raise CompLLMError(f"{where} cannot be used: {exc}. Name a new file or a checkpoint "
+                           "this program wrote.") from exc
 
 
 @contextlib.asynccontextmanager

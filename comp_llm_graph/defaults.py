@@ -92,5 +92,5 @@ def default_components(
         "planner": planner,
         "registry": ExpertRegistry.from_folders(expert_folders, **registry_kwargs),
         "aggregator": aggregator,
-        "demonstrations": PlanDemonstrations.default(),
+        "demonstrations": PlanDemonstrations.default(registry_kwargs.get("persist_directory")),
     }

@@ -93,9 +93,12 @@ class PlanDemonstrations:
         self._looked = collection is not None
 
     @classmethod
-    def default(cls) -> PlanDemonstrations:
-        """The bank in the cache, opened on first use; empty when it was never built."""
-        return cls(None, None, store=ChromaStore(default_cache_dir()))
+    def default(cls, folder: str | Path | None = None) -> PlanDemonstrations:
+        """The bank in the cache `folder` (default: `default_cache_dir()`), opened on first use.
+
+        It is empty when it was never built.
+        """
+        return cls(None, None, store=ChromaStore(Path(folder or default_cache_dir())))
 
     @property
     def collection(self) -> Any | None:
@@ -120,17 +123,18 @@ class PlanDemonstrations:
         return self._embeddings
 
     @classmethod
-    def build(cls, data: str | Path, *, client: Any = None,
-              embeddings: Any = None) -> PlanDemonstrations:
+    def build(cls, data: str | Path, *, client: Any = None, embeddings: Any = None,
+              folder: str | Path | None = None) -> PlanDemonstrations:
         """Embed the bank of `load_bank(data)` into its collection (replacing an older one).
 
         `client`: a Chroma client (default: the persistent one of the routing index, in
-        `default_cache_dir()`).
+        `folder`, else `default_cache_dir()`).
         """
         bank = load_bank(data)
         demonstrations = cls(None, embeddings)
         embeddings = demonstrations.embeddings
-        collection = ChromaStore(default_cache_dir(), client).collection(COLLECTION, fresh=True)
+        store = ChromaStore(Path(folder or default_cache_dir()), client)
+        collection = store.collection(COLLECTION, fresh=True)
         for start in range(0, len(bank), 256):
             chunk = bank[start:start + 256]
             collection.add(ids=[d.id for d in chunk], documents=[d.question for d in chunk],
@@ -139,9 +143,14 @@ class PlanDemonstrations:
         return cls(collection, embeddings)
 
     @classmethod
-    def open(cls, *, client: Any = None, embeddings: Any = None) -> PlanDemonstrations | None:
-        """The bank built earlier in the cache (or `client`), or None when there is none."""
-        bank = cls(None, embeddings, store=ChromaStore(default_cache_dir(), client))
+    def open(cls, *, client: Any = None, embeddings: Any = None,
+             folder: str | Path | None = None) -> PlanDemonstrations | None:
+        """The bank built earlier, or None when there is none.
+
+        It is looked for in `client`, else in the cache `folder` (default: `default_cache_dir()`).
+        """
+        bank = cls(None, embeddings,
+                   store=ChromaStore(Path(folder or default_cache_dir()), client))
         return bank if bank.collection is not None else None
 
     def __len__(self) -> int:

@@ -63,8 +63,10 @@ def image_formats() -> list[str]:
 
 
 def draw_plan(state: Mapping[str, Any], path: str | Path, title: str | None = None) -> Path:
-    """The plan as an image (PNG, or what the suffix names): boxes by depth from left to right,
-    arrows for dependencies."""
+    """The plan as an image in the suffix's format (PNG, SVG, PDF...).
+
+    Boxes by depth from left to right, arrows for dependencies.
+    """
     import matplotlib
 
     matplotlib.use("Agg")

@@ -10,6 +10,7 @@ __all__ = [
     "InvalidQueryError",
     "ModelNotInstalledError",
     "PlanError",
+    "ThreadBusyError",
     "MAX_QUERY_CHARS",
     "validate_query",
 ]
@@ -52,6 +53,10 @@ class PlanError(CompLLMError, ValueError):
     def __init__(self, problems: list[str]):
         self.problems = problems
         super().__init__("; ".join(problems))
+
+
+class ThreadBusyError(CompLLMError, RuntimeError):
+    """A run was started on a thread that already has one in progress (`comp_llm_graph.threads`)."""
 
 
 def validate_query(query: object) -> str:

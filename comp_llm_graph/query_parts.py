@@ -11,10 +11,11 @@ material, not only its sub-question (a closed-book expert invents). `separate` f
 It also finds parts the user enumerated (`Part 1:`, `Question 2:`, `1.`, `2)`, `(3)` at the start
 of a line or after a sentence, numbered from 1 in order; `-`, `*` or `•` bullets; or questions
 joined by a capitalised "Also," / "And also:" / "Please also ..." / "Additionally," / "In
-addition,"; at least two): those are already the decomposition, and a paragraph after the last
-part (e.g. "Answer both questions.") is an instruction for the final answer, not part of the last
-question. A part that names an earlier one ("the answer to 1.", "the result of part 2") depends
-on it (`references`).
+addition,"; or two questions in one sentence, ", and" then a question word, when the second
+does not point back at the first; at least two): those are already the decomposition, and a
+paragraph after the last part (e.g. "Answer both questions.") is an instruction for the final
+answer, not part of the last question. A part that names an earlier one ("the answer to 1.",
+"the result of part 2") depends on it (`references`).
 
 `self_contained` says when a question is one expert's task however long it is: a
 multiple-choice question with its options, or a word problem with its givens. Splitting either
@@ -44,6 +45,15 @@ _BULLET = re.compile(r"^[ \t]*[-*\u2022][ \t]+", re.MULTILINE)
 _ALSO = re.compile(  # "Also Sprach Zarathustra" is a title: the marker needs its comma or colon
     r"(?<=[\w?.!)])\s+(?:(?:And also|Also|Additionally|In addition)[,:]|Please also"
     r"(?: answer)?(?: this(?: one)?)?\b:?)\s*")
+_WH = r"(?:what|who|whom|whose|when|where|which|how|why)\b"
+_AND_WH = re.compile(rf"^(?P<first>{_WH}[^?]+?),?\s+and\s+(?P<second>{_WH}[^?]+\?)$",
+                     re.IGNORECASE)
+_POINTING = re.compile(r"\b(?:it|its|he|she|his|her|him|they|their|them|this|that|these|those|"
+                       r"there|then|the same)\b"
+                       r"|^(?:what|how) about\b"  # "and what about cats?": elliptical
+                       r"|^how (?:many|much) (?:do|does|did|is|are|was|were|can|will|have|has)\b"
+                       r"|\b(?:one|ones)\b", re.IGNORECASE)
+_NESTED = re.compile(r"\bof\s+(?:the\s+|an?\s+)?[\w-]+(?:\s+[\w-]+)?\s+of\b", re.IGNORECASE)
 _REFERENCE = re.compile(
     r"\b(?:your |the )?(?:answer|result)\s+(?:to|of|from)\s+(?:(?:part|question|problem)\s+"
     r"|q)?(\d+)\b\.?", re.IGNORECASE)
@@ -121,14 +131,34 @@ def references(text: str, index: int) -> tuple[str, list[str]]:
     return " ".join(_REFERENCE.sub(rewrite, text).split()), named
 
 
+def _joined(question: str) -> list[str]:
+    """"What is X, and who did Y?": two questions in one sentence, when the second stands alone.
+
+    [] when the second points back ("and what is its population?", "and who was he?") or
+    leaves out what it asks about ("and how many do insects have?", "and what about cats?"):
+    that one needs the first, which is the planner's to wire. So does a side that composes
+    itself ("the empire of the capital of Peru": two hops).
+    """
+    match = _AND_WH.match(" ".join(question.split()))
+    if (match is None or _POINTING.search(match["second"])
+            or any(_NESTED.search(match[side]) for side in ("first", "second"))):
+        return []
+    return [match["first"].rstrip(" ,") + "?", match["second"]]
+
+
 def _listed(questions: str) -> list[Part]:
-    """Parts given as bullets, or joined by a capitalised "Also"; [] when fewer than two."""
+    """Parts given as bullets, joined by a capitalised "Also", or by ", and" + a question word.
+
+    [] when fewer than two (`_joined` says when the ", and" form counts).
+    """
     bullets = list(_BULLET.finditer(questions))
     if len(bullets) >= 2:
         ends = [m.start() for m in bullets[1:]] + [len(questions)]
         texts = [questions[m.end():end] for m, end in zip(bullets, ends, strict=True)]
     else:
         texts = _ALSO.split(questions)
+        if len(texts) < 2:
+            texts = _joined(questions) or texts
     texts = [" ".join(t.split()) for t in texts]
     if len(texts) < 2 or not all(texts):
         return []

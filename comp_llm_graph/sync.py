@@ -87,11 +87,13 @@ class CompLLMGraph(CompiledStateGraph):
         """LangGraph's `astream` (which `ainvoke` runs), as one scheduler invocation.
 
         However the run ends (finished, interrupted, cancelled, failed), the scheduler then
-        forgets what it kept for the run's branches (`Scheduler.invocation`).
+        forgets what it kept for the run's branches (`Scheduler.invocation`). A run on a thread
+        that already has one in progress raises `ThreadBusyError` (`comp_llm_graph.threads`).
         """
         from comp_llm_graph.scheduler import SCHEDULER
+        from comp_llm_graph.threads import exclusive
 
-        with SCHEDULER.invocation():
+        with exclusive(self.checkpointer, config), SCHEDULER.invocation():
             async for chunk in super().astream(input, config, **kwargs):
                 yield chunk
 

@@ -222,17 +222,37 @@ def _check_options(query: str | None, stream: bool, as_json: bool, review_plan: 
 
 async def _answer(components: dict[str, Any], text: str | None, context: Context,
                   checkpoint: str | None, thread: str | None, how: str) -> dict[str, Any]:
-    """Run the graph once (or resume the thread's run), shown as `how` asks."""
+    """Run the graph once (or resume the thread's run), shown as `how` asks.
+
+    A thread of a SQLite checkpoint is held for the run (`comp_llm_graph.threads`).
+    """
+    if checkpoint is None and how == "review":
+        checkpoint = "memory"  # an interrupt needs a checkpointer
+    lease = contextlib.nullcontext()
+    if thread and checkpoint and checkpoint.startswith("sqlite:///"):
+        from comp_llm_graph.threads import file_lease
+
+        lease = file_lease(checkpoint.removeprefix("sqlite:///"), thread)
+    with lease:
+        return await _run(components, text, context, checkpoint, thread, how)
+
+
+async def _run(components: dict[str, Any], text: str | None, context: Context,
+               checkpoint: str | None, thread: str | None, how: str) -> dict[str, Any]:
     from comp_llm_graph.checkpoints import open_checkpointer
     from comp_llm_graph.graph import build_graph
 
-    if checkpoint is None and how == "review":
-        checkpoint = "memory"  # an interrupt needs a checkpointer
     async with open_checkpointer(checkpoint) if checkpoint else contextlib.nullcontext() as saver:
         graph = build_graph(**components, baselines=context.mode == "react", checkpointer=saver)
         config = {"configurable": {"thread_id": thread or uuid.uuid4().hex}}
-        if text is None and not (await graph.aget_state(config)).next:
-            raise CompLLMError(f"thread {thread} has no unfinished run to resume.")
+        if text is None:
+            snapshot = await graph.aget_state(config)
+            if not snapshot.next:
+                raise CompLLMError(f"thread {thread} has no unfinished run to resume.")
+            waiting = any(task.interrupts for task in snapshot.tasks)
+            if waiting and how != "review":
+                raise CompLLMError(f"thread {thread} is waiting for its plan to be reviewed: "
+                                   "resume it with --resume --review-plan.")
         inputs = None if text is None else {"query": text}
         if how == "review":
             from comp_llm_graph.cli.review import reviewed_run

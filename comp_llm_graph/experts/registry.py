@@ -190,7 +190,10 @@ class ExpertRegistry:
         card = self.cards.get(name)
         if card is None:
             return default
-        return policy_of(getattr(card, "timeout", None), getattr(card, "retries", None), default)
+        timeout = getattr(card, "timeout", None)
+        if timeout is None and getattr(card, "backend", None) == "openai":
+            timeout = _openai_total(card.options, default.timeout)
+        return policy_of(timeout, getattr(card, "retries", None), default)
 
     def use_experts(self, experts: Mapping[str, Any]) -> None:
         """Run these cards on the given objects (chat model, tool, Runnable or function).
@@ -286,3 +289,17 @@ class ExpertRegistry:
     def sync_stats(self) -> dict[str, int]:
         """What the last `sync` did: cards `embedded` and `reused`."""
         return self.routing.index.sync_stats
+
+
+def _openai_total(options: Mapping[str, Any], default: float | None) -> float | None:
+    """An openai card's `options.timeout` as a limit on the whole call, retries included.
+
+    The HTTP client applies `timeout` between bytes, so a server that drips its reply would
+    otherwise hold the call until the expert limit (300 s); None when the option is not set.
+    """
+    per_try = options.get("timeout")
+    if not isinstance(per_try, (int, float)) or isinstance(per_try, bool):
+        return None
+    tries = 1 + int(options.get("max_retries", 2) or 0)
+    total = float(per_try) * tries
+    return total if default is None else min(total, default)

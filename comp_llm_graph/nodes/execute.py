@@ -22,6 +22,7 @@ from langgraph.errors import GraphBubbleUp
 from langgraph.runtime import Runtime
 from langgraph.types import Send
 
+from comp_llm_graph.anaphora import name_dependencies
 from comp_llm_graph.context import Context
 from comp_llm_graph.errors import ExpertOutputError
 from comp_llm_graph.experts.registry import ExpertRegistry
@@ -29,7 +30,6 @@ from comp_llm_graph.faults import CallPolicy, call_with_policy, describe
 from comp_llm_graph.nodes.common import answer_block, one_line, output_tokens, text_of
 from comp_llm_graph.nodes.early_start import EARLY_STARTS
 from comp_llm_graph.nodes.events import emit
-from comp_llm_graph.anaphora import name_dependencies
 from comp_llm_graph.plan import references, substitute_references
 from comp_llm_graph.scheduler import SCHEDULER
 from comp_llm_graph.state import Branch, State, SubAnswer, SubQuery
@@ -47,6 +47,9 @@ CONTEXT_HEADER = "Answers to earlier sub-questions:\n"
 SHARED_CONTEXT = "Context:\n<<<\n{context}\n>>>\n\n"
 """How the query's material is shown to an expert: delimited, before earlier answers."""
 SHORT_ANSWER_CHARS = 200
+MAX_ANSWER_CHARS = 20_000
+"""Longest expert answer kept (about 5k tokens, past any `max_tokens` we send); the rest is cut
+with a note in the answer."""
 
 
 def ready_sub_queries(plan: list[SubQuery], answers: dict[str, SubAnswer]) -> list[SubQuery]:
@@ -150,12 +153,25 @@ def expert_answer(output: Any) -> tuple[str, int | None]:
     if isinstance(output, dict) and "answer" in output:
         output = output["answer"]
     if isinstance(output, str):
-        return output.strip(), tokens
+        return _bounded(output.strip()), tokens
     if isinstance(output, BaseMessage):
-        return text_of(output).strip(), tokens
+        return _bounded(text_of(output).strip()), tokens
     raise ExpertOutputError(
         f"the expert returned {type(output).__name__}, not text or a message (return a "
         "string, a message, or {'answer': text})")
+
+
+def _bounded(answer: str) -> str:
+    """An answer cut at `MAX_ANSWER_CHARS`, saying so.
+
+    A server that ignores `max_tokens` must not carry megabytes into the state, the checkpoint
+    and the dependants.
+    """
+    if len(answer) <= MAX_ANSWER_CHARS:
+        return answer
+    return (answer[:MAX_ANSWER_CHARS].rstrip()
+            + f" [cut: the expert answered {len(answer):,} characters; kept the first "
+              f"{MAX_ANSWER_CHARS:,} (MAX_ANSWER_CHARS)]")
 
 
 def make_execute_subquery(registry: ExpertRegistry):

@@ -14,6 +14,8 @@ the caller resumes with `Command(resume=...)`:
 
 An edit that fails validation is not run and not dropped: the node interrupts again with the
 problems, and the reviewer answers again (LangGraph matches each resume value to its interrupt).
+Unlike a planner's output, an edit is never cut or salvaged: one over `MAX_PLAN_CHARS`, not
+complete JSON, or with a question over `MAX_QUERY_CHARS` is refused that way.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from langgraph.types import Send, interrupt
 
 from comp_llm_graph._langgraph import has_checkpointer
 from comp_llm_graph.context import Context
-from comp_llm_graph.errors import CompLLMError, PlanError
+from comp_llm_graph.errors import MAX_QUERY_CHARS, CompLLMError, PlanError
 from comp_llm_graph.experts.registry import ExpertRegistry
 from comp_llm_graph.nodes.common import (
     PLAN_VIEW,
@@ -38,7 +40,7 @@ from comp_llm_graph.nodes.common import (
 )
 from comp_llm_graph.nodes.events import emit
 from comp_llm_graph.nodes.execute import dispatch
-from comp_llm_graph.plan import PlannedSubQuery, parse_plan, repair_plan
+from comp_llm_graph.plan import MAX_PLAN_CHARS, PlannedSubQuery, parse_plan, repair_plan
 from comp_llm_graph.plan_schema import plan_text
 from comp_llm_graph.state import Review, State, SubQuery
 
@@ -115,7 +117,19 @@ async def _edited(answer: Any, state: State, registry: ExpertRegistry,
     label of the part it came from); any other is routed again. Every sub-query gets the
     query's material when the query carries some.
     """
-    parsed, notes = parse_plan(plan_text(answer))
+    text = plan_text(answer)
+    if len(text) > MAX_PLAN_CHARS:  # a planner's output is cut there; a reviewer's is refused
+        raise PlanError([f"the edited plan has {len(text):,} characters, more than "
+                         f"{MAX_PLAN_CHARS:,} (MAX_PLAN_CHARS); shorten its questions"])
+    parsed, notes = parse_plan(text)
+    salvaged = [note for note in notes if "salvaged" in note]
+    if salvaged:
+        raise PlanError([f"the edited plan is not complete JSON ({salvaged[0]}); nothing of "
+                         "it was run"])
+    long = [p.id for p in parsed if len(p.question) > MAX_QUERY_CHARS]
+    if long:
+        raise PlanError([f"{', '.join(long)}: a question has more than {MAX_QUERY_CHARS:,} "
+                         "characters (MAX_QUERY_CHARS)"])
     repaired = repair_plan(parsed, max_subqueries=max_subqueries)
     unknown = sorted({p.expert for p in repaired.sub_queries
                       if p.expert and p.expert not in registry.cards})

@@ -59,6 +59,25 @@ def test_the_parts_a_query_enumerates_bullets_inline_numbers_and_also():
     assert separate("What is Also Sprach Zarathustra about?").parts == []  # a title
 
 
+@pytest.mark.parametrize(("query", "parts"), [
+    ("What is the boiling point of water in Fahrenheit, and who discovered penicillin?",
+     ["What is the boiling point of water in Fahrenheit?", "Who discovered penicillin?"]),
+    ("Who wrote War and Peace, and what is the symbol for sodium?",
+     ["Who wrote War and Peace?", "What is the symbol for sodium?"]),
+    ("What is 15% of 80 and who wrote Hamlet?", ["What is 15% of 80?", "Who wrote Hamlet?"]),
+    # the second points back or leaves out its subject: the planner's to wire
+    ("What is the capital of France, and what is its population?", []),
+    ("Who directed Jaws and when was he born?", []),
+    ("How many legs do spiders have, and how many do insects have?", []),
+    ("Who painted the Mona Lisa, and what about the Last Supper?", []),
+    ("What is the largest planet, and which one is smallest?", []),
+    ("What do cats and dogs eat?", []),
+    ("When did the empire of the capital of Peru fall, and what is 3 plus 4?", []),  # two hops
+])
+def test_two_questions_joined_by_and_are_two_parts_when_the_second_stands_alone(query, parts):
+    assert [p.text for p in separate(query).parts] == parts
+
+
 def test_a_part_naming_an_earlier_answer_depends_on_it():
     assert references("Take the answer to 1. and multiply it by 4.", 2) == (
         "Take {q1} and multiply it by 4.", ["q1"])

@@ -190,3 +190,118 @@ def test_a_drawing_that_fails_after_the_run_keeps_the_answer(monkeypatch, tmp_pa
     assert result.exit_code == 2
     assert json.loads(result.stdout[:result.stdout.rindex("}") + 1])["final_answer"] == "Lima"
     assert "the answer is above; the drawing could not be written" in result.output
+
+
+# -- --cache-dir isolates the run ---------------------------------------------------------------
+
+
+def test_the_demonstration_bank_lives_in_the_given_cache_folder(monkeypatch, tmp_path):
+    import comp_llm_graph.defaults as defaults
+    from comp_llm_graph.experts.registry import ExpertRegistry
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "a-file"))
+    (tmp_path / "a-file").write_text("the default cache cannot be here")
+    monkeypatch.setattr(ExpertRegistry, "from_folders", classmethod(lambda cls, *a, **k: None))
+    monkeypatch.setattr(defaults, "embedded_planner", lambda *a, **k: None)
+    components = defaults.default_components(persist_directory=tmp_path / "ok")
+    assert components["demonstrations"]._store.persist_directory == tmp_path / "ok"
+    assert len(components["demonstrations"]) == 0  # opened there: empty, and no error
+
+
+
+# -- a reviewer's edit is taken whole or refused ------------------------------------------------
+
+
+@pytest.mark.parametrize(("edit", "problem"), [
+    ([{"id": f"q{i}", "question": f"Question {i}? " + "x" * 4_990} for i in range(1, 6)],
+     "characters, more than 20,000 (MAX_PLAN_CHARS)"),
+    ([{"id": "q1", "question": "What? " + "x" * 4_100}], "more than 4,000 characters"),
+    ('{"subqueries": [{"id": "q1", "question": "A?"}, {"id": "q2", "question": "B?"}, {"id": "q3',
+     "not complete JSON"),
+])
+async def test_an_edit_that_would_be_cut_is_refused_and_nothing_runs(edit, problem):
+    from langgraph.types import Command
+
+    from comp_llm_graph import Context
+    from tests.unit.test_review import CONFIG, TWO, _graph
+
+    asked: list[str] = []
+    graph = _graph(TWO, asked)
+    await graph.ainvoke({"query": "Capital of Peru, and 3 plus 4?"}, CONFIG,
+                        context=Context(review_plan=True))
+    again = await graph.ainvoke(Command(resume=edit), CONFIG, context=Context(review_plan=True))
+    assert problem in again["__interrupt__"][0].value["problems"][0]
+    assert asked == []
+
+
+def test_resume_of_a_run_waiting_for_review_needs_review_plan(monkeypatch, tmp_path):
+    _fake_pipeline(monkeypatch, answer="Lima", final="Lima")
+    db = f"sqlite:///{tmp_path / 'runs.db'}"
+    stopped = runner.invoke(app, ["ask", "--review-plan", "--checkpoint", db, "--thread", "t1",
+                                  "Two things?"], input="n\n")
+    assert stopped.exit_code != 0 or "stopped" in stopped.output.lower(), stopped.output
+    resumed = runner.invoke(app, ["ask", "--checkpoint", db, "--thread", "t1", "--resume"])
+    assert resumed.exit_code == 2
+    assert "waiting for its plan to be reviewed" in resumed.output
+    assert "--resume --review-plan" in resumed.output
+
+
+# -- one run per thread -------------------------------------------------------------------------
+
+
+async def test_a_second_run_on_a_busy_thread_is_refused_and_history_is_kept():
+    import asyncio
+
+    from langchain_core.runnables import RunnableLambda
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from comp_llm_graph import build_graph
+    from comp_llm_graph.errors import ThreadBusyError
+    from tests.fakes import fake_registry, planner
+
+    async def slow(payload):
+        await asyncio.sleep(0.3)
+        return "Lima"
+
+    experts = {name: RunnableLambda(slow) for name in ("geography", "math", "history",
+                                                       "generalist")}
+    graph = build_graph(planner=planner('{"subqueries": [{"id": "q1", "question": "Peru?"}]}'),
+                        registry=fake_registry(experts), aggregator=planner("FINAL"),
+                        checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "shared"}}
+    turns = [graph.ainvoke({"messages": [("user", f"Question {i}?")]}, config)
+             for i in range(4)]
+    results = await asyncio.gather(*turns, return_exceptions=True)
+    refused = [r for r in results if isinstance(r, ThreadBusyError)]
+    finished = [r for r in results if isinstance(r, dict)]
+    assert len(finished) == 1 and len(refused) == 3
+    assert "thread shared already has a run in progress" in str(refused[0])
+    # the thread is free again: a next turn runs and the history holds both turns, whole
+    state = await graph.ainvoke({"messages": [("user", "One more?")]}, config)
+    assert len(state["messages"]) == 4
+
+
+def test_a_second_process_on_a_busy_sqlite_thread_is_refused(tmp_path):
+    import subprocess
+    import sys
+
+    from comp_llm_graph.errors import ThreadBusyError
+    from comp_llm_graph.threads import file_lease
+
+    database = tmp_path / "runs.db"
+    holder = ("import sys, time; from comp_llm_graph.threads import file_lease\n"
+              f"with file_lease({str(database)!r}, 't1'):\n"
+              "    print('held', flush=True); time.sleep(30)\n")
+    process = subprocess.Popen([sys.executable, "-c", holder], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline().strip() == "held"
+        with pytest.raises(ThreadBusyError, match="thread t1 already has a run in progress"):
+            with file_lease(database, "t1"):
+                pass
+        with file_lease(database, "t2"):  # another thread of the same checkpoint is free
+            pass
+    finally:
+        process.kill()
+        process.wait()
+    with file_lease(database, "t1"):  # the lock went with the process
+        pass

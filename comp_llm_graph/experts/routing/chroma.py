@@ -56,7 +56,8 @@ def chroma_client(url: str) -> Any:
 
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise CompLLMError(f"the Chroma URL must look like http://127.0.0.1:8000; got {shown(url)!r}.")
+        raise CompLLMError("the Chroma URL must look like http://127.0.0.1:8000; "
+                           f"got {shown(url)!r}.")
     try:
         return chromadb.HttpClient(
             host=parts.hostname, port=parts.port or (443 if parts.scheme == "https" else 8000),
@@ -64,8 +65,8 @@ def chroma_client(url: str) -> Any:
             settings=Settings(anonymized_telemetry=False))
     except Exception as exc:  # noqa: BLE001 - chromadb raises plain errors for a dead server
         raise CompLLMError(
-            f"no Chroma server answers at {shown(url)} ({type(exc).__name__}: {exc}). Start one with "
-            f"`chroma run --path DIR --host 127.0.0.1 --port N`, or unset {CHROMA_URL_ENV} / "
+            f"no Chroma server answers at {shown(url)} ({type(exc).__name__}: {exc}). Start one "
+            f"with `chroma run --path DIR --host 127.0.0.1 --port N`, or unset {CHROMA_URL_ENV} / "
             "--chroma-url to keep the index on disk.") from exc
 
 
