@@ -305,3 +305,25 @@ def test_a_second_process_on_a_busy_sqlite_thread_is_refused(tmp_path):
         process.wait()
     with file_lease(database, "t1"):  # the lock went with the process
         pass
+
+
+# -- route --file reads a bounded amount --------------------------------------------------------
+
+
+def test_route_file_without_line_breaks_is_refused_at_the_bound():
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result = runner.invoke(app, ["route", "--file", "/dev/zero"])
+    assert result.exit_code == 2
+    assert "longer than route --file reads (64 MiB or 100,000 lines)" in result.output
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mb < 200, grown_mb
+
+
+def test_route_file_names_long_lines_by_their_number_among_normal_ones(tmp_path):
+    questions = tmp_path / "q.txt"
+    questions.write_text("x" * 20_000 + "\nWho wrote Hamlet?\n\nWhat is 2 plus 2?\n")
+    result = runner.invoke(app, ["route", "--file", str(questions)])
+    assert result.exit_code == 2
+    assert "line(s) 3 are blank" in result.output
