@@ -179,6 +179,10 @@ class InputState(TypedDict, total=False):
 class OutputState(InputState, total=False):
     """What a run returns (`output_schema`): the conversation, the answer and how it was made."""
 
+    standalone_query: str
+    """The question as planned and answered: `query` (the user's own words, kept as typed) with
+    its referring words replaced from the earlier turns (`planning.condensed` says how), or
+    `query` itself when nothing was rewritten."""
     mode: str
     """comp, monolithic, sequential or react."""
     run_started: float
@@ -214,6 +218,9 @@ class State(OutputState, total=False):
     """The run's `Context.max_concurrency`, kept for the same reason."""
     review: bool
     """The plan waits for a reviewer (`Context.review_plan`) before it runs."""
+    instructions: str
+    """The conversation's system messages ("Answer briefly."), given to every expert and the
+    aggregator ('' when there are none)."""
 
 
 class Branch(TypedDict):
@@ -234,3 +241,5 @@ class Branch(TypedDict):
     """The run's limit on sub-queries executing at once."""
     shared_context: NotRequired[str]
     """The query's material, for a sub-query marked `context: shared`."""
+    instructions: NotRequired[str]
+    """The conversation's system messages (`State.instructions`)."""

@@ -89,13 +89,18 @@ class CompLLMGraph(CompiledStateGraph):
         However the run ends (finished, interrupted, cancelled, failed), the scheduler then
         forgets what it kept for the run's branches (`Scheduler.invocation`). A run on a thread
         that already has one in progress raises `ThreadBusyError` (`comp_llm_graph.threads`).
+        No stream mode shows the run's internal keys to a caller (`comp_llm_graph.stream_view`).
         """
         from comp_llm_graph.scheduler import SCHEDULER
+        from comp_llm_graph.stream_view import needs_view, public
         from comp_llm_graph.threads import exclusive
 
+        if kwargs.get("output_keys") is None:  # `updates` and `values` without internal keys
+            kwargs["output_keys"] = self.output_channels
+        view = needs_view(kwargs.get("stream_mode") or self.stream_mode)
         with exclusive(self.checkpointer, config), SCHEDULER.invocation():
             async for chunk in super().astream(input, config, **kwargs):
-                yield chunk
+                yield public(chunk) if view else chunk
 
 
 class SyncSaverAdapter(BaseCheckpointSaver):

@@ -140,6 +140,7 @@ def result_document(state: dict[str, Any]) -> dict[str, Any]:
     answers = state.get("answers") or {}
     return {
         "query": state["query"],
+        "standalone_query": state.get("standalone_query", state["query"]),
         "mode": state.get("mode"),
         "plan": [
             {key: sub[key] for key in
@@ -147,8 +148,8 @@ def result_document(state: dict[str, Any]) -> dict[str, Any]:
             for sub in state.get("plan", [])
         ],
         "planning": state.get("planning"),
-        "answers": [
-            {
+        "answers": {  # keyed by sub-query id, in plan order, as in the graph's state
+            a["id"]: {
                 "id": a["id"],
                 "question": a["question"],
                 "expert": a["expert"],
@@ -160,7 +161,7 @@ def result_document(state: dict[str, Any]) -> dict[str, Any]:
                 **({"output_tokens": a["output_tokens"]} if "output_tokens" in a else {}),
             }
             for a in (answers[sub["id"]] for sub in state.get("plan", []) if sub["id"] in answers)
-        ],
+        },
         "final_answer": state.get("final_answer", ""),
         "aggregation": state.get("aggregation"),
         "timings": state.get("timings", {}),
@@ -173,7 +174,7 @@ def print_human(doc: dict[str, Any]) -> None:
     answers = Table(title="Sub-answers", title_justify="left")
     for column in ("id", "expert", "start s", "time s", "answer"):
         answers.add_column(column, overflow="fold")
-    for a in doc["answers"]:
+    for a in doc["answers"].values():
         text = plain(a["answer"]) if not a["error"] else plain(f"error: {a['error']}", "red")
         answers.add_row(plain(a["id"]), plain(a["expert"]), f"{a['start_s']:.2f}",
                         f"{a['seconds']:.2f}", text)

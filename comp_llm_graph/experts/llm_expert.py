@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage, SystemMessage
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 
@@ -82,8 +82,10 @@ def llm_expert(card: ExpertCard, chat_model: Runnable) -> Runnable:
         question = inputs["question"]
         if FORM_INSTRUCTIONS[form.kind]:
             question = f"{question}\n{FORM_INSTRUCTIONS[form.kind]}"
-        return form, prompt.format_messages(context=inputs.get("context", ""),
-                                            question=question), []
+        messages = prompt.format_messages(context=inputs.get("context", ""), question=question)
+        if inputs.get("instructions"):  # the conversation's system messages, after the card's
+            messages[0] = SystemMessage(f"{messages[0].content}\n\n{inputs['instructions']}")
+        return form, messages, []
 
     def tag(form: AnswerForm, output: Any) -> Any:
         if isinstance(output, AIMessage):

@@ -15,6 +15,7 @@ aggregator fails or returns nothing, the composed answer is used and the reason 
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
@@ -28,6 +29,7 @@ from comp_llm_graph.models import run_model
 from comp_llm_graph.nodes.common import answer_block, output_tokens, text_of
 from comp_llm_graph.nodes.coverage import answered, asked_parts, label_part, missing_parts
 from comp_llm_graph.nodes.events import emit
+from comp_llm_graph.nodes.scaffolding import without_scaffolding
 from comp_llm_graph.prompts import AGGREGATOR_USER_PROMPT
 from comp_llm_graph.state import Aggregation, Planning, State, SubAnswer, SubQuery
 
@@ -101,7 +103,9 @@ def make_aggregate(aggregator: Runnable):
         run_started = state.get("run_started", started)
         execute_seconds = round(started - run_started - state["timings"].get("plan", 0.0), 4)
 
-        whole_query = plan[0]["question"] == state["query"] or state["mode"] == "monolithic"
+        message_id = None  # the aggregator's streamed reply, when it writes the answer
+        question = state.get("standalone_query") or state["query"]
+        whole_query = plan[0]["question"] == question or state["mode"] == "monolithic"
         if len(plan) == 1 and whole_query:
             final = compose(plan, answers)
             aggregation = Aggregation(method="passthrough", reason=None)
@@ -113,8 +117,9 @@ def make_aggregate(aggregator: Runnable):
             aggregation = Aggregation(method="compose", reason="no sub-query was answered")
         else:
             model = run_model(context.aggregator_model, "aggregator", aggregator)
-            final, aggregation = await _llm_answer(model, context, state["query"], plan,
-                                                   answers, context.policy("aggregator"))
+            final, aggregation, message_id = await _llm_answer(
+                model, context, question, plan, answers, context.policy("aggregator"),
+                state.get("instructions", ""))
         final = _complete(final, plan, answers, aggregation)
         final = _unplanned(final, state.get("planning") or {}, aggregation, len(plan))
 
@@ -122,7 +127,7 @@ def make_aggregate(aggregator: Runnable):
         emit("aggregation", method=aggregation["method"], added=aggregation.get("added", []),
              seconds=round(finished - started, 4))
         return {
-            "messages": [_answer_message(final, plan, answers, aggregation)],
+            "messages": [_answer_message(final, plan, answers, aggregation, message_id)],
             "final_answer": final,
             "aggregation": aggregation,
             "timings": {
@@ -136,37 +141,49 @@ def make_aggregate(aggregator: Runnable):
 
 
 def _answer_message(final: str, plan: list[SubQuery], answers: dict[str, SubAnswer],
-                    aggregation: Aggregation) -> AIMessage:
-    """The final answer as the chat turn's reply; the plan and sub-answers in its metadata."""
+                    aggregation: Aggregation, message_id: str | None) -> AIMessage:
+    """The final answer as the chat turn's reply; the plan and sub-answers in its metadata.
+
+    It carries the id of the aggregator's streamed reply when there is one, as LangGraph's own
+    agents do: a chat UI then shows one answer (the streamed chunks, then this message in the
+    state, which replaces them and adds any part the aggregator left out).
+    """
     parts = [{"id": sub["id"], "question": answers.get(sub["id"], sub)["question"],
               "expert": sub["expert"], "depends_on": sub["depends_on"],
               "answer": answers[sub["id"]]["answer"] if sub["id"] in answers else None,
               "error": answers[sub["id"]]["error"] if sub["id"] in answers else "not run"}
              for sub in plan]
-    return AIMessage(content=final, name="comp_llm",
+    return AIMessage(content=final, name="comp_llm", id=message_id or f"comp_llm-{uuid.uuid4()}",
                      response_metadata={"comp_llm": {"plan": parts,
                                                      "aggregation": dict(aggregation)}})
 
 
 async def _llm_answer(aggregator: Runnable, context: Context, query: str,
                       plan: list[SubQuery], answers: dict[str, SubAnswer],
-                      policy: CallPolicy) -> tuple[str, Aggregation]:
-    """The aggregator's answer, or the composed one (with the reason) when it fails."""
+                      policy: CallPolicy, instructions: str = ""
+                      ) -> tuple[str, Aggregation, str | None]:
+    """The aggregator's answer, or the composed one (with the reason) when it fails.
+
+    Also the id of the aggregator's message (None when it failed), which the turn's reply keeps.
+    `instructions`: the conversation's system messages, after the aggregator's own prompt.
+    """
+    system = context.aggregator_prompt + (f"\n\n{instructions}" if instructions else "")
     messages = [
-        SystemMessage(context.aggregator_prompt),
+        SystemMessage(system),
         HumanMessage(AGGREGATOR_USER_PROMPT.format(
             query=query, answers=format_answers([s["id"] for s in plan], answers))),
     ]
     reason: str | None = None
-    final, tokens = "", None
+    final, tokens, message_id = "", None, None
     try:
         output = await call_with_policy(lambda: aggregator.ainvoke(
             messages, config={"run_name": "aggregator", "tags": ["comp_llm:aggregator"]}),
             policy)
         if not isinstance(output, (str, BaseMessage)):
             raise ExpertOutputError(f"it returned {type(output).__name__}, not a message")
-        final = text_of(output).strip()
+        final = without_scaffolding(text_of(output))
         tokens = output_tokens(output)
+        message_id = getattr(output, "id", None)
         if not final:
             reason = "the aggregator returned an empty answer"
     except Exception as exc:  # noqa: BLE001 - recorded and replaced by the composed answer
@@ -178,4 +195,4 @@ async def _llm_answer(aggregator: Runnable, context: Context, query: str,
         aggregation = Aggregation(method="fallback", reason=reason)
     if tokens is not None:
         aggregation["output_tokens"] = tokens
-    return final, aggregation
+    return final, aggregation, message_id

@@ -6,11 +6,13 @@ a follow-up such as "And what is its population?" after "What is the capital of 
 "The capital of France is Paris." means nothing to a planner that sees it alone.
 
 `standalone(question, history)` condenses the conversation into the question: a referring word
-(`it`, `its`, `he`, `she`, `they`, `there`, ...) is replaced by what the previous turn was about,
-taken from the previous answer (the entity it names that the previous question did not: "Paris"),
-else from the previous question. The rewrite is deterministic: SmolLM2-135M asked to rewrite
-follow-ups answered the earlier question instead in 3 of 4 tries. The planner then plans "And
-what is Paris's population?"; what was rewritten is recorded in `state["planning"]`.
+(`it`, `its`, `he`, `she`, `they`, `there`, ...) is replaced by an entity of the kind it needs
+from the previous turn (`referents`: a person for he/she, a thing for it, a place for there,
+never a bare number); what cannot be resolved, or is ambiguous, is left as asked. The rewrite is
+deterministic: SmolLM2-135M asked to rewrite follow-ups answered the earlier question instead in
+3 of 4 tries. The planner then plans "What is Paris's population?"; the user's words stay in
+`state["query"]`, the rewrite is `state["standalone_query"]`, and what was taken for what is
+recorded in `state["planning"]["condensed"]`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from langchain_core.messages import AnyMessage
 
 from comp_llm_graph.nodes.common import text_of
+from comp_llm_graph.nodes.referents import KINDS, referent
 
 __all__ = ["Standalone", "last_question", "previous_turn", "standalone"]
 
@@ -30,12 +33,6 @@ _PRONOUNS = {
     "him": "{e}", "they": "{e}", "them": "{e}", "their": "{e}'s", "there": "in {e}",
 }
 _WORD = re.compile(r"\b(" + "|".join(_PRONOUNS) + r")\b", re.IGNORECASE)
-_TOKEN = r"(?:[A-Z][\w'-]*|\d[\d.,]*)"
-_NAME = re.compile(rf"\b{_TOKEN}(?:\s+(?:of\s+|de\s+)?{_TOKEN})*")
-"""A run of capitalised words or numbers ("William Shakespeare", "Mount Fuji", "36")."""
-_LEADING = {"The", "A", "An", "And", "What", "Who", "Which", "When", "Where", "How", "Why",
-            "Is", "Are", "Was", "Were", "Do", "Does", "Did", "Can", "In", "On", "It", "Its",
-            "This", "That", "Yes", "No", "Answer"}
 
 
 @dataclass(frozen=True)
@@ -68,38 +65,20 @@ def previous_turn(messages: Sequence[AnyMessage]) -> tuple[str, str] | None:
     return None
 
 
-def _names(text: str) -> list[str]:
-    found = []
-    for match in _NAME.finditer(text):
-        words = match.group(0).split()
-        while words and words[0] in _LEADING:
-            words = words[1:]
-        if words:
-            found.append(" ".join(words).rstrip(".,"))
-    return found
-
-
-def _referent(question: str, answer: str) -> str | None:
-    """What the previous turn was about.
-
-    A name the answer to a question adds ("Paris" for "What is the capital of France?"), else
-    the last name in the user's turn.
-    """
-    asked = question.lower()
-    new = [name for name in _names(answer) if name.lower() not in asked]
-    if new and question.rstrip().endswith("?"):  # a question's answer is what it asked for
-        return new[-1]
-    named = _names(question)
-    return named[-1] if named else None
-
-
 def standalone(question: str, history: tuple[str, str] | None) -> Standalone:
-    """The question with its referring words replaced by the previous turn's subject."""
+    """The question with its referring words replaced by an entity of the right kind.
+
+    Each kind the follow-up needs (person, thing, place) is resolved from the previous turn
+    (`referents.referent`); when any of them cannot be, the question is left as asked.
+    """
     if history is None or not _WORD.search(question):
         return Standalone(question, question, None)
-    referent = _referent(*history)
-    if referent is None:
+    kinds = {KINDS[m.group(1).lower()] for m in _WORD.finditer(question)}
+    chosen = {kind: referent(kind, *history) for kind in sorted(kinds)}
+    if not all(chosen.values()):
         return Standalone(question, question, None)
-    text = _WORD.sub(lambda m: _PRONOUNS[m.group(1).lower()].format(e=referent), question)
+    text = _WORD.sub(lambda m: _PRONOUNS[m.group(1).lower()].format(
+        e=chosen[KINDS[m.group(1).lower()]]), question)
     text = re.sub(r"^(?:and|so|then)\s+", "", text, flags=re.IGNORECASE)
-    return Standalone(text[:1].upper() + text[1:], question, referent)
+    return Standalone(text[:1].upper() + text[1:], question,
+                      ", ".join(dict.fromkeys(v for v in chosen.values() if v)))

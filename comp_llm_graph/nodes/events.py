@@ -4,7 +4,7 @@ Each event is a dict with an `event` key, written with LangGraph's `get_stream_w
 
 - `plan`: `plan` (id, question, depends_on, expert of each sub-query), `status`, `seconds`.
 - `subquery_started`: `id`, `expert`, `question` (with its dependencies' answers substituted).
-- `subquery_finished`: `id`, `expert`, `seconds`, `error` (None when it answered).
+- `subquery_finished`: `id`, `expert`, `seconds`, `error` (None when it answered), `answer`.
 - `aggregation`: `method`, `added` (parts the check appended), `seconds`.
 - `plan_reviewed`: `edited`, `plan`, after a plan review (`nodes/review.py`).
 

@@ -30,6 +30,7 @@ from comp_llm_graph.faults import CallPolicy, call_with_policy, describe
 from comp_llm_graph.nodes.common import answer_block, one_line, output_tokens, text_of
 from comp_llm_graph.nodes.early_start import EARLY_STARTS
 from comp_llm_graph.nodes.events import emit
+from comp_llm_graph.nodes.scaffolding import without_scaffolding
 from comp_llm_graph.plan import references, substitute_references
 from comp_llm_graph.scheduler import SCHEDULER
 from comp_llm_graph.state import Branch, State, SubAnswer, SubQuery
@@ -94,6 +95,7 @@ def dispatch(state: State) -> list[Send] | Literal["aggregate", "decide"]:
             index=index[sub["id"]],
             max_concurrency=state.get("max_concurrency"),
             shared_context=state.get("shared_context", ""),
+            instructions=state.get("instructions", ""),
         ))
         for sub in send
     ]
@@ -153,9 +155,9 @@ def expert_answer(output: Any) -> tuple[str, int | None]:
     if isinstance(output, dict) and "answer" in output:
         output = output["answer"]
     if isinstance(output, str):
-        return _bounded(output.strip()), tokens
+        return without_scaffolding(_bounded(output.strip())), tokens
     if isinstance(output, BaseMessage):
-        return _bounded(text_of(output).strip()), tokens
+        return without_scaffolding(_bounded(text_of(output).strip())), tokens
     raise ExpertOutputError(
         f"the expert returned {type(output).__name__}, not text or a message (return a "
         "string, a message, or {'answer': text})")
@@ -198,7 +200,8 @@ def make_execute_subquery(registry: ExpertRegistry):
             if result is None:
                 result = await run_expert(registry, sub, ticket.dependencies,
                                           branch.get("shared_context", ""),
-                                          (runtime.context or Context()).policy("expert"))
+                                          (runtime.context or Context()).policy("expert"),
+                                          branch.get("instructions", ""))
             ticket.finish(result)
         return {"answers": {sub["id"]: result}}
 
@@ -221,14 +224,14 @@ async def _early_answer(token: str, sub_id: str) -> SubAnswer | None:
 
 async def run_expert(
     registry: ExpertRegistry, sub: SubQuery, dependencies: dict[str, SubAnswer],
-    shared: str = "", policy: CallPolicy | None = None,
+    shared: str = "", policy: CallPolicy | None = None, instructions: str = "",
 ) -> SubAnswer:
     """Ask the sub-query's expert; a failure is recorded in the answer, not raised.
 
     A sub-query whose input failed is not asked at all: it is skipped, saying which input
     failed (its question would otherwise carry an empty substitution). `policy`: the run's
     time limit and retries for experts (`Context.policy("expert")`); the expert's card may
-    set its own.
+    set its own. `instructions`: the conversation's system messages, for the expert's prompt.
     """
     started = time.time()
     failed = [dep for dep, answer in dependencies.items() if answer.get("error")
@@ -238,9 +241,11 @@ async def run_expert(
                            answer="", error=_skip_reason(failed, dependencies), skipped=True,
                            started_at=started, finished_at=started)
         emit("subquery_finished", id=sub["id"], expert=sub["expert"], seconds=0.0,
-             error=result["error"], skipped=True)
+             error=result["error"], skipped=True, answer="")
         return result
     payload = expert_input(sub, dependencies, shared)
+    if instructions:
+        payload["instructions"] = instructions
     emit("subquery_started", id=sub["id"], expert=sub["expert"], question=payload["question"])
     policy = registry.call_policy(sub["expert"], policy or CallPolicy())
     error: str | None = None
@@ -259,7 +264,7 @@ async def run_expert(
     result = SubAnswer(id=sub["id"], question=payload["question"], expert=sub["expert"],
                        answer=answer, error=error, started_at=started, finished_at=time.time())
     emit("subquery_finished", id=sub["id"], expert=sub["expert"],
-         seconds=round(result["finished_at"] - started, 4), error=error)
+         seconds=round(result["finished_at"] - started, 4), error=error, answer=answer)
     if tokens is not None:
         result["output_tokens"] = tokens
     return result
@@ -281,10 +286,13 @@ def _expert_config(sub: SubQuery) -> RunnableConfig:
     """Name and tag the expert's run by its sub-query, for traces and streamed events.
 
     An early-started expert runs inside the planner node, so the node name alone does not say
-    which sub-query (or that it is an expert) a streamed token belongs to.
+    which sub-query (or that it is an expert) a streamed token belongs to. Tagged `nostream`:
+    `stream_mode="messages"` is what a chat UI renders, and a sub-answer is not the reply (a
+    UI that wants them has the `subquery_finished` events, with the answer, and the tokens in
+    `astream_events` under these tags).
     """
     return {"run_name": f"expert:{sub['expert']}",
-            "tags": ["comp_llm:expert", f"subquery:{sub['id']}"],
+            "tags": ["nostream", "comp_llm:expert", f"subquery:{sub['id']}"],
             "metadata": {"subquery_id": sub["id"], "expert": sub["expert"]}}
 
 

@@ -39,6 +39,7 @@ from comp_llm_graph.nodes.common import (
     route,
     routed_sub_query,
     share_context,
+    text_of,
 )
 from comp_llm_graph.nodes.conversation import (
     Standalone,
@@ -218,13 +219,14 @@ def make_generate_subqueries(planner: Runnable, registry: ExpertRegistry,
                 "`comp_llm_baselines` graph.")
         if context.mode == "react":  # no plan up front: the `decide` step picks each sub-query
             return _update(turn, context, started, [], Planning(status="react", attempts=[]),
-                           messages=new_messages)
+                           messages=new_messages, instructions=_instructions(state))
 
         if context.mode == "monolithic":
             plan = [SubQuery(id="q1", question=query, depends_on=[], expert=registry.fallback,
                              score=0.0, candidates=[], routed_by="mode")]
             return _update(turn, context, started, plan,
-                           Planning(status="monolithic", attempts=[]), messages=new_messages)
+                           Planning(status="monolithic", attempts=[]), messages=new_messages,
+                           instructions=_instructions(state))
 
         token = uuid.uuid4().hex
         parts = separate(query)
@@ -234,7 +236,8 @@ def make_generate_subqueries(planner: Runnable, registry: ExpertRegistry,
                 and getattr(model, "supports_plan_pieces", False)):
             on_piece = EARLY_STARTS.listener(
                 token, registry, functools.partial(run_expert, shared=parts.context,
-                                            policy=context.policy("expert")),
+                                                   instructions=_instructions(state),
+                                                   policy=context.policy("expert")),
                 max_subqueries=context.max_subqueries, max_concurrency=context.max_concurrency,
                 shared=bool(parts.context))
         try:
@@ -255,9 +258,19 @@ def make_generate_subqueries(planner: Runnable, registry: ExpertRegistry,
                 EARLY_STARTS.cancel(token)
                 raise
         return _update(turn, context, started, plan, planning, token, parts.context,
-                       new_messages)
+                       new_messages, _instructions(state))
 
     return generate_subqueries
+
+
+def _instructions(state: State) -> str:
+    """The conversation's system messages, for the experts and the aggregator.
+
+    A system message ("Answer briefly.") is meant for whoever writes the answer: here every
+    expert and the aggregator, whose own prompts come first.
+    """
+    return "\n".join(text_of(m).strip() for m in state.get("messages") or []
+                     if m.type == "system" and text_of(m).strip())
 
 
 def _turn(state: State) -> tuple[Standalone, list[BaseMessage]]:
@@ -285,14 +298,19 @@ def _turn(state: State) -> tuple[Standalone, list[BaseMessage]]:
 def _update(turn: Standalone, context: Context, started: float, plan: list[SubQuery],
             planning: Planning, token: str | None = None,
             shared_context: str = "", messages: list[BaseMessage] | None = None,
-            ) -> dict[str, Any]:
+            instructions: str = "") -> dict[str, Any]:
     if turn.referent is not None:
         planning["condensed"] = {"asked": turn.asked, "referent": turn.referent}
     emit("plan", status=planning["status"], seconds=round(time.time() - started, 4),
          plan=plan_view(plan))
     return {
-        "messages": messages or [],
-        "query": turn.question,
+        # As message dicts, not messages: `add_messages` stores them as HumanMessages, and
+        # `stream_mode="messages"` (which emits the BaseMessages a node returns) does not echo
+        # the user's own question back to the chat.
+        "messages": [{"role": "user", "content": text_of(m), "id": m.id or uuid.uuid4().hex}
+                     for m in messages or []],
+        "query": turn.asked,
+        "standalone_query": turn.question,
         "mode": context.mode,
         "run_token": token or uuid.uuid4().hex,
         "react_finished": False,
@@ -303,6 +321,7 @@ def _update(turn: Standalone, context: Context, started: float, plan: list[SubQu
         "plan": plan,
         "planning": planning,
         "shared_context": shared_context,
+        "instructions": instructions,
         # A new query on a thread with a checkpointer starts from empty results.
         "answers": Overwrite({}),
         "timings": Overwrite({"plan": round(time.time() - started, 4)}),

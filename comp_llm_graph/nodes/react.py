@@ -63,7 +63,7 @@ def make_decide(planner: Runnable, registry: ExpertRegistry):
         messages = [
             SystemMessage(REACT_SYSTEM_PROMPT),
             HumanMessage(REACT_USER_PROMPT.format(
-                query=state["query"],
+                query=state.get("standalone_query") or state["query"],
                 observations=f"Answers so far:\n{observations}\n" if plan else "")),
         ]
         kwargs = {"grammar": REACT_GRAMMAR} if getattr(model, "supports_grammar", False) else {}
@@ -78,7 +78,7 @@ def make_decide(planner: Runnable, registry: ExpertRegistry):
             question = None
         if question is None and not plan:  # never finish without asking anything
             repairs.append("the planner finished before asking anything; asking the whole query")
-            question = state["query"]
+            question = state.get("standalone_query") or state["query"]
         attempt = PlanAttempt(raw=raw, problems=[problem] if problem else [], repairs=repairs,
                               accepted=problem is None)
         planning = {**state["planning"], "attempts": [*state["planning"]["attempts"], attempt]}

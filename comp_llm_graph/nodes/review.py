@@ -59,7 +59,7 @@ def review_request(state: State, problems: list[str] | None = None) -> dict[str,
     """What the interrupt shows the reviewer: the query, the plan, and what was wrong before."""
     request: dict[str, Any] = {
         "kind": "plan_review",
-        "query": state["query"],
+        "query": state.get("standalone_query") or state["query"],
         "plan": plan_view(state["plan"], (*PLAN_VIEW, "score", "routed_by")),
         "resume_with": "true to run this plan, or the edited plan (a list of sub-queries with "
                        "id, question, depends_on and optionally expert)",

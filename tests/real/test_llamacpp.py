@@ -73,21 +73,27 @@ async def test_streaming_yields_tokens_then_usage_and_matches_invoke():
     assert "".join(c.content for c in sync) == "".join(c.content for c in chunks)
 
 
-async def test_graph_streams_expert_tokens_in_messages_mode(tmp_path):
-    """`stream_mode="messages"` carries expert and aggregator tokens as they are generated."""
+async def test_messages_mode_carries_the_reply_and_events_carry_the_expert_tokens(tmp_path):
+    """`stream_mode="messages"` carries the aggregator's tokens, under one id, and nothing else
+    (no echo of the question, no sub-answers: what a chat UI renders); the experts' tokens are
+    in `astream_events`, tagged with their sub-query."""
     from comp_llm_graph import Context, build_graph, default_components
 
     graph = build_graph(**default_components(persist_directory=tmp_path))
-    nodes, experts = [], {}
-    async for chunk, metadata in graph.astream(
-            {"query": "Who wrote Hamlet, and what is the boiling point of water in Celsius?"},
-            context=Context(mode="comp", aggregate="llm"), stream_mode="messages"):
+    query = {"query": "Who wrote Hamlet, and what is the boiling point of water in Celsius?"}
+    context = Context(mode="comp", aggregate="llm")
+    seen = []
+    async for chunk, metadata in graph.astream(query, context=context, stream_mode="messages"):
         if chunk.content:
-            nodes.append(metadata["langgraph_node"])
-            if "comp_llm:expert" in metadata.get("tags", []):  # early-started or not
-                experts[metadata["subquery_id"]] = experts.get(metadata["subquery_id"], 0) + 1
+            seen.append((chunk.type, chunk.id, metadata["langgraph_node"]))
+    assert {node for _, _, node in seen} == {"aggregate"}, seen
+    assert len({message_id for _, message_id, _ in seen}) == 1 and len(seen) > 3
+    experts: dict[str, int] = {}
+    async for event in graph.astream_events(query, context=context, version="v2"):
+        if event["event"] == "on_chat_model_stream" and "comp_llm:expert" in event["tags"]:
+            sub_id = event["metadata"]["subquery_id"]
+            experts[sub_id] = experts.get(sub_id, 0) + 1
     assert len(experts) == 2 and min(experts.values()) > 3, experts  # both sub-queries' tokens
-    assert nodes.count("aggregate") > 3
 
 
 async def test_planner_in_the_line_format_is_grammar_constrained_and_stops_at_a_repeat():

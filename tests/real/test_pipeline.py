@@ -191,8 +191,8 @@ def test_cli_ask_json_on_the_real_models(tmp_path):
         assert set(sub["depends_on"]) <= set(ids[:position])
         assert sub["expert"] and isinstance(sub["score"], float)
         assert sub["candidates"][0]["score"] >= sub["candidates"][-1]["score"]
-    assert [a["id"] for a in doc["answers"]] == ids
-    assert all(a["answer"] or a["error"] for a in doc["answers"])
+    assert list(doc["answers"]) == ids
+    assert all(a["answer"] or a["error"] for a in doc["answers"].values())
     assert doc["final_answer"].strip()
     assert {"plan", "execute", "aggregate", "total", "wall"} <= set(doc["timings"])
     # No part dropped: both pieces of the question are in the final answer, checked and recorded.

@@ -65,7 +65,8 @@ async def test_a_follow_up_on_a_thread_is_planned_with_the_earlier_turn():
     state = await graph.ainvoke({"messages": [("user", "And what is its population?")]}, config)
     assert [m.type for m in state["messages"]] == ["human", "ai", "human", "ai"]
     assert state["planning"]["condensed"]["asked"] == "And what is its population?"
-    assert "France" in state["query"] or "Paris" in state["query"]  # the earlier answer's
+    assert state["query"] == "And what is its population?"  # the user's words, as typed
+    assert "France" in state["standalone_query"] or "Paris" in state["standalone_query"]
     assert "its" not in questions[-1].split()  # the expert got the standalone question
 
 
@@ -122,3 +123,31 @@ async def test_runs_are_named_by_stage_and_experts_carry_their_sub_query():
     assert {"planner", "route", "expert:geography", "expert:math", "aggregator"} <= set(starts)
     assert starts["expert:math"]["metadata"]["subquery_id"] == "q2"
     assert "nostream" in starts["planner"]["tags"]
+
+
+def test_follow_up_sets_resolve_to_the_right_kind_and_never_to_a_number():
+    """The conversations of `tests/data/followups*.json` (`benchmarks/followups.py`)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "followups.py"
+    spec = importlib.util.spec_from_file_location("followups", path)
+    followups = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(followups)
+    totals = [followups.rates(name) for name in followups.SETS]
+    right, total = sum(t[0] for t in totals), sum(t[1] for t in totals)
+    assert total >= 30 and right / total >= 0.9, [t[3] for t in totals]
+    assert sum(t[2] for t in totals) == 0  # no number, date or code taken for an entity
+
+
+@pytest.mark.parametrize(("history", "follow_up", "expected"), [
+    (("Who was the first person to walk on the Moon?",
+      "Neil Armstrong was the first person to walk on the Moon, during Apollo 11 in 1969."),
+     "When was he born?", "When was Neil Armstrong born?"),
+    (("How many stars are in the Milky Way?", "About 10 billion."), "What is its diameter?",
+     "What is Milky Way's diameter?"),
+    (("Who founded Microsoft?", "Bill Gates and Paul Allen founded Microsoft in 1975."),
+     "When did he step down?", "When did he step down?"),  # two men: left as asked
+])
+def test_a_follow_up_takes_an_entity_of_the_kind_its_word_needs(history, follow_up, expected):
+    assert standalone(follow_up, history).question == expected

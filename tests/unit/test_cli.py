@@ -80,8 +80,8 @@ def test_result_document_orders_answers_by_plan_and_offsets_times():
         "timings": {"plan": 0.5, "execute": 3.0, "aggregate": 0.2, "total": 3.7},
     }
     doc = result_document(state)
-    assert [a["id"] for a in doc["answers"]] == ["q1", "q2"]
-    assert doc["answers"][0] | {} == {"id": "q1", "question": "A?", "expert": "e", "answer": "a",
+    assert list(doc["answers"]) == ["q1", "q2"]  # keyed by id, in plan order
+    assert doc["answers"]["q1"] | {} == {"id": "q1", "question": "A?", "expert": "e", "answer": "a",
                                       "error": None, "start_s": 0.5, "end_s": 2.0,
                                       "seconds": 1.5, "output_tokens": 3}
     assert {"query", "plan", "answers", "final_answer", "timings"} <= set(doc)

@@ -95,3 +95,25 @@ def test_a_route_during_the_first_sync_waits_for_it_instead_of_reading_an_empty_
     first.join()
     assert second.expert == "math" and second.candidates
     assert routes[0].expert == "geography"
+
+
+def test_a_card_added_to_the_pack_announces_the_change_of_router(tmp_path):
+    import warnings
+
+    from comp_llm_graph.experts import DEFAULT_PACK, load_card
+    from comp_llm_graph.experts.routing.router import Router, RoutingChangedWarning
+
+    pack = {path.stem: load_card(path) for path in sorted(DEFAULT_PACK.glob("*.yaml"))}
+    astronomy = pack["physics"].model_copy(update={"name": "astronomy",
+                                                   "description": "Stars and planets."})
+    options = {"fallback": "generalist", "threshold": 0.2, "method": "auto",
+               "persist_directory": tmp_path, "collection_name": "cards"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert Router(pack, **options).method == "learned"  # the packaged fit: no warning
+    router = Router({**pack, "astronomy": astronomy}, **options)
+    with pytest.warns(RoutingChangedWarning, match=r"added: astronomy.*comp-llm experts fit"):
+        assert router.method == "similarity"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert router.method == "similarity"  # said once

@@ -159,6 +159,18 @@ class FittedRouters:
                 self._looked = True
             return self._router
 
+    def fitted_for(self) -> list[tuple[list[str], str]]:
+        """(experts, fallback) of every router saved in the folders, for any set of cards."""
+        found = []
+        for folder in self.folders:
+            for meta_path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+                try:
+                    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+                    found.append((list(meta["experts"]), str(meta["fallback"])))
+                except (OSError, ValueError, KeyError, TypeError):
+                    continue  # not a router's file, or one `load` reports when it is used
+        return found
+
     def save(self, router: LearnedRouter) -> None:
         """Keep `router` in the first folder and use it from now on."""
         router.save(self.folders[0], self.key)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,10 +23,14 @@ if TYPE_CHECKING:
     from comp_llm_graph.experts.routing.features import FeatureEncoder
     from comp_llm_graph.experts.routing.learned import LearnedRouter
 
-__all__ = ["PACKAGED_ROUTERS", "Router"]
+__all__ = ["PACKAGED_ROUTERS", "Router", "RoutingChangedWarning"]
 
 PACKAGED_ROUTERS = DEFAULT_PACK / "router"
 """Routers shipped with the package: the default pack's, fitted on MMLU dev+val."""
+
+
+class RoutingChangedWarning(UserWarning):
+    """`auto` routing fell back to similarity because the cards differ from the fitted ones."""
 
 
 class Router:
@@ -62,13 +67,41 @@ class Router:
         """The encoder passed in (e.g. a fake in tests), or None: the MiniLM one."""
         self._encoder: Any = None
         self._lock = threading.Lock()
+        self._announced = False
 
     @property
     def method(self) -> str:
-        """The router in use: the requested one, with `auto` resolved."""
+        """The router in use: the requested one, with `auto` resolved.
+
+        When `auto` falls back to similarity although a learned router was fitted for other
+        cards (one was added, removed or edited), a `RoutingChangedWarning` says so, once, with
+        the difference and how to refit.
+        """
         if self.requested != "auto":
             return self.requested
-        return "learned" if self.fitted.get() is not None else "similarity"
+        if self.fitted.get() is not None:
+            return "learned"
+        if not self._announced:
+            self._announced = True
+            self._announce_change()
+        return "similarity"
+
+    def _announce_change(self) -> None:
+        cards = set(self.cards)
+        saved = [set(experts) for experts, _ in self.fitted.fitted_for()
+                 if 2 * len(set(experts) & cards) >= len(experts)]
+        if not saved:
+            return  # no fit for cards like these (another pack): similarity is the default
+        nearest = min(saved, key=lambda experts: len(experts ^ cards))
+        added, removed = sorted(cards - nearest), sorted(nearest - cards)
+        what = "; ".join(part for part in (
+            f"added: {', '.join(added)}" if added else "",
+            f"removed: {', '.join(removed)}" if removed else "",
+            "" if added or removed else "a card's text changed") if part)
+        warnings.warn(
+            f"routing by similarity: the learned router was fitted for other experts ({what}). "
+            "Fit one for these cards with `comp-llm experts fit --data DIR` (or pass "
+            "router='similarity' to choose it).", RoutingChangedWarning, stacklevel=3)
 
     def encoder(self) -> FeatureEncoder | Any:
         """The feature encoder of the learned and examples routers (reads what the fit read)."""

