@@ -181,7 +181,7 @@ async def _llm_answer(aggregator: Runnable, context: Context, query: str,
             policy)
         if not isinstance(output, (str, BaseMessage)):
             raise ExpertOutputError(f"it returned {type(output).__name__}, not a message")
-        final = without_scaffolding(text_of(output))
+        final = without_scaffolding(text_of(output), final_label=True)
         tokens = output_tokens(output)
         message_id = getattr(output, "id", None)
         if not final:

@@ -23,24 +23,27 @@ _LINE = re.compile(
 _ANSWER_LABEL = re.compile(r"^\s*answer\s*:\s*", re.IGNORECASE)
 
 
-def without_scaffolding(text: str) -> str:
-    """`text` without the prompt lines a model echoed (module docstring)."""
-    finals = list(_FINAL.finditer(text))
-    if finals:
+def without_scaffolding(text: str, *, final_label: bool = False) -> str:
+    """`text` without the prompt lines a model echoed (module docstring).
+
+    `final_label`: the text is the aggregator's, whose prompt ends in "Final answer:"; what
+    follows the last one is the answer. (An expert's prompt has no such label, so in an
+    expert's answer the line is kept as text, and later quoted as data.) Text without
+    scaffolding comes back as it was, stripped.
+    """
+    original = text
+    if final_label and (finals := list(_FINAL.finditer(text))):
         text = text[finals[-1].end():]
     kept, inside_material = [], False
-    for line in text.splitlines():
+    for line in text.splitlines(keepends=True):
         stripped = line.strip()
-        if stripped == "<<<":
-            inside_material = True
-            continue
-        if stripped == ">>>":
-            inside_material = False
+        if stripped in ("<<<", ">>>"):
+            inside_material = stripped == "<<<"
             continue
         if inside_material or _LINE.match(line):
             continue
-        if line.startswith(("   ", "\t")) and kept and kept[-1] == "":  # an echoed block's
-            continue                                                     # indented tail
         kept.append(line)
-    cleaned = "\n".join(kept).strip()
+    cleaned = "".join(kept).strip()
+    if text is original and cleaned == original.strip():
+        return cleaned
     return _ANSWER_LABEL.sub("", cleaned, count=1).strip()

@@ -53,7 +53,8 @@ def test_separate_finds_material_parts_and_instructions():
     unlabelled = separate(f"{passage}\n\nWhich lake did it reach?")
     assert (unlabelled.context, unlabelled.questions) == (passage, "Which lake did it reach?")
     plain = separate("What is the capital of France, and what is 15% of 240?")
-    assert (plain.context, plain.parts) == ("", [])
+    assert plain.context == "" and [p.text for p in plain.parts] == [
+        "What is the capital of France?", "What is 15% of 240?"]  # two questions, one sentence
 
 
 def test_shared_context_is_delimited_before_earlier_answers():
