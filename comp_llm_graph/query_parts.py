@@ -57,6 +57,9 @@ _NESTED = re.compile(r"\bof\s+(?:the\s+|an?\s+)?[\w-]+(?:\s+[\w-]+)?\s+of\b", re
 _REFERENCE = re.compile(
     r"\b(?:your |the )?(?:answer|result)\s+(?:to|of|from)\s+(?:(?:part|question|problem)\s+"
     r"|q)?(\d+)\b\.?", re.IGNORECASE)
+_FILLER = frozenset(
+    "what what's whats is are equals equal to the value result of compute calculate evaluate "
+    "work out how much many does do please tell me find solve answer exactly".split())
 _OPTIONS = re.compile(r"\(A\)[^()]+\(B\)", re.DOTALL)
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 _SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
@@ -103,14 +106,29 @@ def _material(query: str) -> tuple[str, str]:
 
 
 def self_contained(text: str) -> bool:
-    """Whether `text` is one task for one expert: options to choose from, or a word problem.
+    """Whether `text` is one task for one expert: options to choose from, a word problem, or
+    arithmetic and nothing else.
 
-    A word problem: one question, two or more sentences, two or more numbers.
+    A word problem: one question, two or more sentences, two or more numbers. Arithmetic: the
+    math expert's expression finder reads it, and the rest is filler ("What is 3/4 of 100?"),
+    which a planner would otherwise take apart ("How many 3's are there in 100?").
     """
     if _OPTIONS.search(text):
         return True
-    return (text.count("?") <= 1 and len(_SENTENCE_END.findall(text.strip() + " ")) >= 2
-            and len(_NUMBER.findall(text)) >= 2)
+    if (text.count("?") <= 1 and len(_SENTENCE_END.findall(text.strip() + " ")) >= 2
+            and len(_NUMBER.findall(text)) >= 2):
+        return True
+    return _only_arithmetic(text)
+
+
+def _only_arithmetic(text: str) -> bool:
+    from comp_llm_graph.experts.math_tool import arithmetic_text, find_expression
+
+    expression = find_expression(text)
+    if expression is None:
+        return False
+    rest = arithmetic_text(text).replace(expression, " ", 1)
+    return all(word in _FILLER for word in re.findall(r"[a-z']+", rest))
 
 
 def references(text: str, index: int) -> tuple[str, list[str]]:

@@ -76,6 +76,9 @@ _HOW_MANY = re.compile(r"^how\s+many\s+((?:[\w'-]+\s+)?[\w'-]+?s)\b", re.IGNOREC
 _ABOUT = re.compile(r"^(?:tell me|talk|say something|explain)\b.*?\babout\s+(?:the\s+)?(.+)$",
                     re.IGNORECASE)
 _ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.IGNORECASE)
+_LABEL = re.compile(r"(?m)^\s*(?:(?:part|question)\s*\d+\s*[:.)]|\d+[.)]|[-*\u2022])\s+",
+                    re.IGNORECASE)
+"""A composed answer's part labels ("1. ", "Part 2: ", bullets), not names."""
 
 
 def _names(text: str) -> list[str]:
@@ -154,6 +157,7 @@ def referent(kind: str, question: str, answer: str) -> str | None:
 
     None when there is none or it is ambiguous (module docstring).
     """
+    answer = _LABEL.sub("", answer)
     asked = question.lower()
     first_word = asked.split()[0] if asked.split() else ""
     choice = " or " in asked

@@ -90,6 +90,8 @@ def test_one_task_questions_are_not_split():
     assert self_contained("A book has 3 chapters. The first has 35 pages and the second 18. "
                           "How many more pages has the second than the third?")
     assert not self_contained("Who directed Jaws, and when was he born?")
+    assert self_contained("What is 3/4 of 100?")  # arithmetic alone: the math expert's whole
+    assert not self_contained("What is -5 + 3 and who wrote Hamlet?")
 
 
 def test_modes_are_checked():
