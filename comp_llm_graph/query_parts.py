@@ -106,8 +106,7 @@ def _material(query: str) -> tuple[str, str]:
 
 
 def self_contained(text: str) -> bool:
-    """Whether `text` is one task for one expert: options to choose from, a word problem, or
-    arithmetic and nothing else.
+    """Whether `text` is one task for one expert: options, a word problem, or arithmetic alone.
 
     A word problem: one question, two or more sentences, two or more numbers. Arithmetic: the
     math expert's expression finder reads it, and the rest is filler ("What is 3/4 of 100?"),

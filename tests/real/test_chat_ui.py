@@ -13,7 +13,6 @@ Without npm (or the npm registry), Chromium or playwright the test is skipped, s
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
