@@ -8,6 +8,7 @@ import pytest
 from comp_llm_graph.errors import CompLLMError
 from comp_llm_graph.experts.registry import ExpertRegistry
 from comp_llm_graph.experts.routing.learned import LearnedRouter
+from comp_llm_graph.experts.routing.router import RoutingChangedWarning
 from comp_llm_graph.experts.training import Labelled, _tune_thresholds, fit_router, training_texts
 from tests.fakes import CARDS, KeywordEmbeddings, card, fake_registry
 
@@ -116,13 +117,21 @@ def test_registry_fit_switches_auto_routing_to_learned(tmp_path):
     assert fresh.method == "learned"
     fresh.route(["a", "b", "c", "d"])
     assert fresh_features.calls == [4]
-    # other experts: the saved router does not apply
+    # a card added: the saved router is extended to it by its capability vector, and says so
     other = ExpertRegistry([*CARDS, ART],
                            encoder=features, persist_directory=tmp_path,
                            embeddings=KeywordEmbeddings(), experts={})
-    assert other.method == "similarity"
+    with pytest.warns(RoutingChangedWarning, match="extended to them.*added: art"):
+        assert other.method == "learned"
+    assert other.learned_router().experts[-1] == "art"
+    assert other.route(["Who painted the paintings of painters?"])[0].expert == "art"
+    assert other.route(["What is the capital city of country C?"])[0].expert == "geography"
+    # a fitted card gone: the saved router does not apply
+    others = [c for c in CARDS if c.name != "history"]
+    assert ExpertRegistry([*others, ART], encoder=features, persist_directory=tmp_path,
+                          embeddings=KeywordEmbeddings(), experts={}).method == "similarity"
     with pytest.raises(CompLLMError, match="run `comp-llm experts fit"):
-        ExpertRegistry([*CARDS, ART],
+        ExpertRegistry([*others, ART],
                        encoder=features, persist_directory=tmp_path, router="learned",
                        embeddings=KeywordEmbeddings(), experts={}).route(["x"])
 

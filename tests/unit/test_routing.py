@@ -111,8 +111,9 @@ def test_a_card_added_to_the_pack_announces_the_change_of_router(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert Router(pack, **options).method == "learned"  # the packaged fit: no warning
-    router = Router({**pack, "astronomy": astronomy}, **options)
-    with pytest.warns(RoutingChangedWarning, match=r"added: astronomy.*comp-llm experts fit"):
+    without = {name: card for name, card in pack.items() if name != "law"}
+    router = Router({**without, "astronomy": astronomy}, **options)  # a fitted card gone
+    with pytest.warns(RoutingChangedWarning, match=r"added: astronomy; removed: law.*experts fit"):
         assert router.method == "similarity"
     with warnings.catch_warnings():
         warnings.simplefilter("error")

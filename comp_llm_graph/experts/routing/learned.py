@@ -159,14 +159,15 @@ class FittedRouters:
                 self._looked = True
             return self._router
 
-    def fitted_for(self) -> list[tuple[list[str], str]]:
-        """(experts, fallback) of every router saved in the folders, for any set of cards."""
+    def fitted_for(self) -> list[tuple[list[str], str, Path, str]]:
+        """(experts, fallback, folder, key) of every router saved in the folders."""
         found = []
         for folder in self.folders:
             for meta_path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
                 try:
                     meta = json.loads(meta_path.read_text(encoding="utf-8"))
-                    found.append((list(meta["experts"]), str(meta["fallback"])))
+                    found.append((list(meta["experts"]), str(meta["fallback"]), folder,
+                                  str(meta["key"])))
                 except (OSError, ValueError, KeyError, TypeError):
                     continue  # not a router's file, or one `load` reports when it is used
         return found

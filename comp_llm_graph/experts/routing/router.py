@@ -66,29 +66,59 @@ class Router:
         self.given_encoder = encoder
         """The encoder passed in (e.g. a fake in tests), or None: the MiniLM one."""
         self._encoder: Any = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # `method` holds it while `encoder` takes it again
         self._announced = False
+        self._extension: LearnedRouter | None = None
+        self._base: LearnedRouter | None = None
 
     @property
     def method(self) -> str:
         """The router in use: the requested one, with `auto` resolved.
 
-        When `auto` falls back to similarity although a learned router was fitted for other
-        cards (one was added, removed or edited), a `RoutingChangedWarning` says so, once, with
-        the difference and how to refit.
+        When `auto` cannot use a router fitted for exactly these cards but one was fitted for
+        all of them but the added ones, that one is extended to them (`extension.py`); else it
+        is similarity. Either change is announced once with a `RoutingChangedWarning`.
         """
         if self.requested != "auto":
             return self.requested
-        if self.fitted.get() is not None:
-            return "learned"
-        if not self._announced:
-            self._announced = True
-            self._announce_change()
-        return "similarity"
+        return "learned" if self._learned() is not None else "similarity"
+
+    def _learned(self) -> LearnedRouter | None:
+        """The router fitted for these cards, else the extended one (see `method`).
+
+        The extension is made, and announced, once.
+        """
+        fitted = self.fitted.get()
+        if fitted is not None:
+            return fitted
+        with self._lock:
+            if not self._announced:
+                self._announced = True
+                self._extension = self._extend()
+                self._announce_change()
+        return self._extension
+
+    def _extend(self) -> LearnedRouter | None:
+        """A saved router whose cards are all here unchanged, extended to the added ones."""
+        from comp_llm_graph.experts.routing.extension import extended
+        from comp_llm_graph.experts.routing.learned import LearnedRouter, router_key
+
+        for experts, fallback, folder, key in self.fitted.fitted_for():
+            if (fallback != self.fallback or not set(experts) < set(self.cards)
+                    or router_key({n: self.cards[n].fingerprint() for n in experts},
+                                  fallback) != key):
+                continue
+            added = {n: card for n, card in self.cards.items() if n not in experts}
+            fitted = LearnedRouter.load(folder, key)
+            if fitted is not None and 2 * len(added) <= len(experts):
+                self._base = fitted  # the encoder reads what its fit read
+                return extended(fitted, added, self.encoder())
+        return None
 
     def _announce_change(self) -> None:
+        """Say once that `auto` is not using a router fitted for exactly these cards, and why."""
         cards = set(self.cards)
-        saved = [set(experts) for experts, _ in self.fitted.fitted_for()
+        saved = [set(experts) for experts, *_ in self.fitted.fitted_for()
                  if 2 * len(set(experts) & cards) >= len(experts)]
         if not saved:
             return  # no fit for cards like these (another pack): similarity is the default
@@ -98,10 +128,15 @@ class Router:
             f"added: {', '.join(added)}" if added else "",
             f"removed: {', '.join(removed)}" if removed else "",
             "" if added or removed else "a card's text changed") if part)
+        if self._extension is not None:
+            change = (f"routing by the learned router fitted without {', '.join(added)}, "
+                      "extended to them by their cards' capability vectors")
+        else:
+            change = "routing by similarity: the learned router was fitted for other experts"
         warnings.warn(
-            f"routing by similarity: the learned router was fitted for other experts ({what}). "
-            "Fit one for these cards with `comp-llm experts fit --data DIR` (or pass "
-            "router='similarity' to choose it).", RoutingChangedWarning, stacklevel=3)
+            f"{change} ({what}). Fit one for these cards with `comp-llm experts fit --data DIR` "
+            "(or pass router='similarity' to choose similarity).", RoutingChangedWarning,
+            stacklevel=4)
 
     def encoder(self) -> FeatureEncoder | Any:
         """The feature encoder of the learned and examples routers (reads what the fit read)."""
@@ -109,7 +144,7 @@ class Router:
 
         if self.given_encoder is not None:
             return self.given_encoder
-        learned = self.fitted.get()
+        learned = self.fitted.get() or self._base
         max_length = learned.max_length if learned else DEFAULT_MAX_LENGTH
         with self._lock:
             if self._encoder is None or self._encoder.max_length != max_length:
@@ -127,7 +162,7 @@ class Router:
             routes = self.index.route(questions, top_k, threshold=self.threshold,
                                       fallback=self.fallback)
         else:
-            learned = self.fitted.get()
+            learned = self._learned()
             if learned is None:
                 raise CompLLMError(
                     f"router {method!r} needs a fitted router for these experts "
@@ -147,5 +182,5 @@ class Router:
         return routes
 
     def learned_router(self) -> LearnedRouter | None:
-        """The router fitted for exactly these cards, if there is one."""
-        return self.fitted.get()
+        """The router fitted for these cards, or the one extended to the added ones."""
+        return self._learned()
