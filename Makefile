@@ -35,7 +35,7 @@ test: setup
 bench: setup
 	$(VENV)/bin/comp-llm bench --json docs/bench.json --timeline docs/bench-timeline.png
 
-# The evaluation harness on the public datasets (README "Measured"); about an hour on 2 cores.
+# The evaluation harness on the public datasets (docs/measured.md); about an hour on 2 cores.
 eval: setup
 	$(VENV)/bin/comp-llm eval routing --data $(DATA)/mmlu --sample 2000 --seed 0 --json docs/routing_learned.json --markdown docs/routing_learned.md
 	$(VENV)/bin/comp-llm eval planning --data $(DATA) --sample 10 --seed 0 --json docs/eval_planning.json --markdown docs/eval_planning.md --records docs/eval_planning_records.jsonl

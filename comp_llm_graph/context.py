@@ -46,8 +46,8 @@ class Context:
     """llm: the aggregator writes the final answer; compose: the end points' answers as
     labelled lines, no model call; auto: compose when every sub-query is independent (each
     answers one piece of the query) or every sub-query is a part the user enumerated, llm
-    otherwise (chosen by measurement: README). Every part asked (the enumerated parts and the
-    end points) is checked in the final answer either way, and added when missing."""
+    otherwise (chosen by measurement: docs/planning.md). Every part asked (the enumerated parts
+    and the end points) is checked in the final answer either way, and added when missing."""
 
     review_plan: bool = False
     """Pause after planning for a reviewer: the run stops with LangGraph's `interrupt(plan)`

@@ -6,7 +6,7 @@ the user's, it copies their shape: steps, and `{q1}` references where a step nee
 answer. The bank holds the *train* splits of the shared data (StrategyQA train: 2,061
 decompositions with `#k` references; MuSiQue train: 100 step DAGs), never the dev/test items the
 planning evaluation scores. GSM8K train is left out: its solutions are calculations, not
-sub-questions (`README` "Planner demonstrations").
+sub-questions (docs/planning.md).
 
 The questions are embedded with the shipped MiniLM in their own Chroma collection (next to the
 routing index); `PlanDemonstrations.nearest(query, k)` returns the k nearest as

@@ -15,7 +15,7 @@ A model that raises `CancelledError` of its own (nobody cancelled the run) fails
 any other error: letting it through would cancel the whole run and lose every finished answer.
 A cancellation of the run itself (or of the attempt by its time limit) goes through as usual.
 
-What the graph does with a failure (README "Fault policy"): a failed sub-query is recorded with
+What the graph does with a failure (docs/reliability.md): a failed sub-query is recorded with
 its reason; the sub-queries that depend on it are skipped, each saying which input failed (never
 run with an empty substitution); its siblings keep running; the final answer names every missing
 part and `aggregation["partial"]` is true. A planner that keeps failing falls back to one

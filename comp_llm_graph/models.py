@@ -37,7 +37,7 @@ INSTRUCT_MODELS = tuple(name for name, model in CATALOGUE.items() if model.kind 
 """Catalogue models with a chat template: planners under the plan grammar, aggregators, experts."""
 PLANNERS = ("gemma3", "smollm2", *CATALOGUE)
 """The embedded planners: Gemma 3 270M (base) prompted as a few-shot completion, and the instruct
-models constrained to the JSON plan grammar (README "Planner demonstrations" compares them)."""
+models constrained to the JSON plan grammar (docs/planning.md compares them)."""
 EMBEDDED_MODELS = {"planner": PLANNERS, "aggregator": ("smollm2", *INSTRUCT_MODELS)}
 """The embedded models each role can use by name."""
 PLANNER_MAX_NEW_TOKENS = 320
@@ -47,7 +47,7 @@ AGGREGATOR_MAX_NEW_TOKENS = 128
 DEFAULT_PLANNER = "smollm2"
 """The embedded planner used unless another is named. Gemma 3 scores better in `eval planning`
 but writes false dependencies into compound questions ("What is 15% of {q1}?" after "What is
-the capital of France?"), which corrupts the answer (README "Planner demonstrations")."""
+the capital of France?"), which corrupts the answer (docs/planning.md)."""
 
 
 def embedded_planner(name: str = DEFAULT_PLANNER, *, grammar: bool = True) -> Runnable:

@@ -11,7 +11,7 @@
 
 An LLM expert (`form_expert`) answers a choice question by scoring its options when the chat
 model can (`score_replies`: the log-probability of each option's text as the reply, measured
-best of the methods tried: README "Answer forms") and answers `(B) option text`; a yes/no
+best of the methods tried: docs/models.md) and answers `(B) option text`; a yes/no
 question by scoring "Yes" and "No". Other models, and other forms, are asked with the form
 stated ("Answer with the letter of the correct choice.", "Answer with a number.").
 """

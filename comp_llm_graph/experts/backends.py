@@ -155,7 +155,7 @@ def _check_sympy(card: ExpertCard) -> None:
 
 
 PROGRAM_MODEL = "qwen2.5-coder-1.5b"
-"""The model a `program` card without `model` writes its programs with (README "Math")."""
+"""The model a `program` card without `model` writes its programs with (docs/models.md)."""
 
 
 def _program(card: ExpertCard) -> Runnable:

@@ -1,7 +1,7 @@
 """Programs of thought: a model writes the computation, this module checks and runs it, bounded.
 
 A math word problem is answered more often, and faster, when a model writes a short program and
-an evaluator computes it than when the model does the arithmetic in free text (README "Math").
+an evaluator computes it than when the model does the arithmetic in free text (docs/models.md).
 The program is text a model wrote, so it is data: it is never given to `eval`, `exec` or a shell.
 `check_program` parses it with `ast` and accepts only a small language; `run_program` interprets
 that syntax tree node by node:

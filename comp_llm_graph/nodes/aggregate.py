@@ -3,7 +3,7 @@
 How the answer is written (`Context.aggregate`): an LLM synthesises it (`llm`), or the answers
 of the plan's end points are composed as labelled lines (`compose`, no model call; `auto` does
 this when every sub-query is independent, since each answer is then one piece of the query and
-an LLM rewrite can only drop or distort pieces: README "Aggregation"). A plan of one sub-query
+an LLM rewrite can only drop or distort pieces: docs/planning.md). A plan of one sub-query
 that is the whole query needs no aggregation: its answer is the final answer.
 
 Whatever wrote it, every end point is then checked in the final answer (`coverage.py`); one the

@@ -14,7 +14,7 @@ A base model has no chat template, but it continues a pattern well. The planner'
 and the model writes the plan in the line format (`q1: ...` per line, `{qk}` references) until
 it leaves a blank line. Gemma 3 270M (base, `gemma3-270m` in the model catalogue)
 planned this way writes more valid plans, closer in size to the gold ones, than the chat-tuned
-SmolLM2 with the same demonstrations (README "Planner demonstrations"): `planner="gemma3"`.
+SmolLM2 with the same demonstrations (docs/planning.md): `planner="gemma3"`.
 
 Greedy decoding of a small model loops ("q3" repeating "q2"); DRY (llama.cpp's "don't repeat
 yourself" sampler) penalises repeating a run of more than `dry_allowed_length` tokens of the
@@ -61,7 +61,7 @@ class CompletionPlanner(LlamaCppChatModel):
     weight_format: str | None = None
     """Run the shipped Q4_K_M weights as they are."""
     demonstration_count: int = 4
-    """Demonstrations shown per query (4 planned better than 2 here; README)."""
+    """Demonstrations shown per query (4 planned better than 2 here; docs/planning.md)."""
     dry_multiplier: float = 0.8
     """Strength of the DRY penalty (0: off)."""
     dry_allowed_length: int = 4

@@ -1,7 +1,7 @@
 """The llama.cpp engine: GGUF models served inside the process by llama.cpp's own server.
 
 `LlamaCppChatModel` is a LangChain chat model on a GGUF file (the embedded SmolLM2 by default).
-The binding is `xllamacpp`, which runs llama.cpp's C++ server in-process (README "Local engine"
+The binding is `xllamacpp`, which runs llama.cpp's C++ server in-process (docs/execution.md
 says why it was chosen):
 
 - **Continuous batching**: one loaded model serves every concurrent call of the planner, the
@@ -17,7 +17,7 @@ says why it was chosen):
   every call to a plan grammar (`comp_llm_graph.plan`: JSON, or the line format).
 - **Threads**: `configure(threads=...)` or `COMP_LLM_THREADS` (default: the CPU count), with
   OpenMP's passive wait policy unless `OMP_WAIT_POLICY` is set: busy-waiting threads collapse
-  decoding when other processes share the cores (README "Local engine" has the numbers).
+  decoding when other processes share the cores (docs/execution.md, "Local engine" has the numbers).
 
 Loaded models live in the process-wide `MODEL_POOL` (memory budget, least recently used
 unloading) and are closed at interpreter exit.
@@ -82,7 +82,7 @@ class LlamaCppChatModel(BaseChatModel):
     plan_format: Literal["json", "lines"] = "json"
     """With `plan_grammar`: `json` (an object per sub-query) or `lines` (`q1: ...` per line,
     dependencies from `{qk}` references; a few tokens per sub-query, but SmolLM2 writes more
-    and worse sub-queries in it: README "Local engine")."""
+    and worse sub-queries in it: docs/execution.md, "Local engine")."""
     max_batch_size: int | None = None
     """Parallel sequences of the loaded model (None: the process-wide default, `configure`)."""
     temperature: float = 0.0

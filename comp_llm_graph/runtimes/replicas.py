@@ -11,8 +11,8 @@ in the reply's `response_metadata["replica_errors"]`; the replica that answered 
 
 Why not LiteLLM's `Router`, which does this: it requires boto3, whose botocore pins
 `python-dateutil<3` while chromadb's kubernetes client needs `>=3`, so it cannot be installed
-beside Chroma without breaking one of them; and importing it took 9 s on 2 cores (README
-"Deploying").
+beside Chroma without breaking one of them; and importing it took 9 s on 2 cores
+(docs/deploying.md).
 """
 
 from __future__ import annotations

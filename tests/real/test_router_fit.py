@@ -2,7 +2,7 @@
 
 Fits on MMLU dev (5 questions per subject, through a JSONL file as a user would give it), scores
 on a sample of MMLU val, never on test. The full-size numbers (fit on dev+val, scored on 2,000
-test questions) come from `comp-llm eval routing` and are in the README.
+test questions) come from `comp-llm eval routing` and are in docs/measured.md.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """A fitted learned router extended to cards added after its fit, instead of dropped whole.
 
 A learned router is keyed by the exact set of cards it was fitted for (`learned.router_key`), so
-one added card used to switch a whole pack back to similarity routing (measured in README: the
+one added card used to switch a whole pack back to similarity routing (docs/experts.md: the
 pack's routing accuracy falls with it). When every card the router was fitted for is still
 there, unchanged, the added cards join it as topics of their own: each card's capability vector
 (`capabilities.py` stores the head's topics that way) is the direction of the mean features of
