@@ -1,6 +1,7 @@
 """The one place that reads LangGraph internals: results saved by an interrupted step.
 
-(And whether a task has a checkpointer at all, from the same config key.)
+(And whether a task has a checkpointer at all, from the same config key; and `recast`, the
+compiled graph given the package's subclass, since `compile` takes no class.)
 
 When a step is resumed from a checkpoint, LangGraph re-runs only the branches whose writes were
 not saved; the saved ones sit in the step's checkpoint as *pending writes*. A resumed branch that
@@ -30,7 +31,23 @@ from langgraph._internal._constants import (
     NS_SEP,
 )
 
-__all__ = ["has_checkpointer", "step_pending_writes"]
+__all__ = ["has_checkpointer", "recast", "step_pending_writes"]
+
+
+def recast(compiled: Any, cls: type) -> Any:
+    """`compiled` made an instance of `cls`, a subclass of its class: the same object.
+
+    `StateGraph.compile` has no parameter for the class of the graph it returns, and the
+    package's `CompLLMGraph` (`sync.py`) adds only methods (sync entry points, the stream view,
+    one run per thread), so every attribute LangGraph set stays valid.
+
+    Raises:
+        TypeError: `cls` does not extend the compiled graph's class.
+    """
+    if not issubclass(cls, type(compiled)):
+        raise TypeError(f"{cls.__name__} does not extend {type(compiled).__name__}")
+    compiled.__class__ = cls
+    return compiled
 
 
 def has_checkpointer(config: Mapping[str, Any] | None) -> bool:

@@ -26,6 +26,7 @@ from typing import Any
 from langchain_core.runnables import Runnable
 from langgraph.graph import END, START, StateGraph
 
+from comp_llm_graph._langgraph import recast
 from comp_llm_graph.context import Context
 from comp_llm_graph.errors import ExpertCardError
 from comp_llm_graph.experts.registry import ExpertRegistry
@@ -121,8 +122,7 @@ def build_graph(
     compiled = builder(planner=planner, registry=registry, aggregator=aggregator,
                        demonstrations=demonstrations, baselines=baselines).compile(
         checkpointer=threaded_saver(checkpointer), name=name)
-    compiled.__class__ = CompLLMGraph  # the same object, with sync entry points (`sync.py`)
-    return compiled
+    return recast(compiled, CompLLMGraph)  # the same object, with sync entry points (`sync.py`)
 
 
 def _registry(registry: ExpertRegistry | None, experts: Mapping[str, Any] | None,

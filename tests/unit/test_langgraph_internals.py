@@ -61,3 +61,16 @@ async def test_a_resumed_step_reads_what_its_finished_branches_saved():
 async def test_no_checkpointer_means_nothing_saved():
     assert await _langgraph.step_pending_writes({"configurable": {}}, "items") == []
     assert await _langgraph.step_pending_writes(None, "items") == []
+
+
+def test_recast_gives_the_compiled_graph_the_subclass_and_nothing_else():
+    import pytest
+
+    from comp_llm_graph._langgraph import recast
+    from comp_llm_graph.sync import CompLLMGraph
+    from tests.unit.test_graph import TWO_INDEPENDENT, graph_with
+
+    graph = graph_with([TWO_INDEPENDENT])
+    assert type(graph) is CompLLMGraph and recast(graph, CompLLMGraph) is graph
+    with pytest.raises(TypeError, match="does not extend"):
+        recast(graph, dict)
