@@ -184,7 +184,7 @@ def test_cli_ask_json_on_the_real_models(tmp_path):
     assert (tmp_path / "plan.png").read_bytes()[:4] == b"\x89PNG"
     assert all(sub["id"] in (tmp_path / "plan.mmd").read_text() for sub in doc["plan"])
     assert doc["query"] == query
-    assert doc["planning"]["status"] in {"valid", "repaired", "replanned", "fallback"}
+    assert doc["planning"]["status"] in {"valid", "repaired", "replanned", "fallback", "enumerated"}
     ids = [sub["id"] for sub in doc["plan"]]
     assert ids and len(set(ids)) == len(ids)
     for position, sub in enumerate(doc["plan"]):
