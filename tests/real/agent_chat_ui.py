@@ -26,6 +26,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from comp_llm_graph.cache import default_cache_dir
+from tests.fakes import stop_server
 
 PACKAGE, VERSION = "create-agent-chat-app", "0.1.6"
 CHROMIUM = ("/usr/bin/chromium", "/usr/lib/chromium/chromium")
@@ -134,9 +135,4 @@ def langgraph_dev(port: int, log_path: Path, env: dict[str, str]) -> Iterator[st
             time.sleep(1)
         yield url
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
+        stop_server(server, log)
