@@ -17,8 +17,8 @@ import json
 import sys
 from pathlib import Path
 
-from comp_llm_graph.nodes.conversation import standalone
-from comp_llm_graph.nodes.referents import is_value
+from comp_llm_graph.planning.conversation import standalone
+from comp_llm_graph.planning.referents import is_value
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 SETS = ("followups.json", "followups_heldout.json", "followups_final.json",

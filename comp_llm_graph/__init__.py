@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from comp_llm_graph.defaults import default_components
     from comp_llm_graph.experts import ExpertCard, ExpertRegistry, register_backend
     from comp_llm_graph.graph import build_graph, builder
-    from comp_llm_graph.plan_schema import Plan, PlanStep
+    from comp_llm_graph.planning.plan_schema import Plan, PlanStep
 
 __all__ = [
     "CompLLMChat",
@@ -59,8 +59,8 @@ _LAZY = {
     "ExpertCard": "comp_llm_graph.experts",
     "ExpertRegistry": "comp_llm_graph.experts",
     "register_backend": "comp_llm_graph.experts",
-    "Plan": "comp_llm_graph.plan_schema",
-    "PlanStep": "comp_llm_graph.plan_schema",
+    "Plan": "comp_llm_graph.planning.plan_schema",
+    "PlanStep": "comp_llm_graph.planning.plan_schema",
 }
 
 

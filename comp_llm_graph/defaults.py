@@ -86,7 +86,7 @@ def default_components(
                                       AGGREGATOR_MAX_NEW_TOKENS)
     if chosen["experts"] and registry_kwargs.get("expert_model") is None:
         registry_kwargs["expert_model"] = chosen["experts"]
-    from comp_llm_graph.demonstrations import PlanDemonstrations
+    from comp_llm_graph.planning.demonstrations import PlanDemonstrations
 
     return {
         "planner": planner,

@@ -133,7 +133,7 @@ class Planning(TypedDict):
     not run, named in the final answer, and the run is `partial`."""
     condensed: NotRequired[dict[str, str]]
     """A follow-up made standalone from the earlier turns: `asked` (as written) and `referent`
-    (what its referring words were taken to mean; `comp_llm_graph.nodes.conversation`)."""
+    (what its referring words were taken to mean; `comp_llm_graph.planning.conversation`)."""
 
 
 class Aggregation(TypedDict):
@@ -193,7 +193,8 @@ class OutputState(InputState, total=False):
     """How the plan came about."""
     shared_context: str
     """What the query carries besides its questions (a passage, documents, givens), given to
-    every sub-query marked `context: shared` ('' when none; `comp_llm_graph.query_parts`)."""
+    every sub-query marked `context: shared` ('' when none;
+    `comp_llm_graph.planning.query_parts`)."""
     answers: Annotated[dict[str, SubAnswer], merge_dicts]
     """Executor results by sub-query id; each branch writes its own."""
     final_answer: str

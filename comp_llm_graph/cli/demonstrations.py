@@ -21,7 +21,7 @@ def demonstrations(
     cache_dir: CacheDir = None,
 ) -> None:
     """Embed the train-split decompositions the planner is shown (replaces an earlier bank)."""
-    from comp_llm_graph.demonstrations import PlanDemonstrations
+    from comp_llm_graph.planning.demonstrations import PlanDemonstrations
 
     try:
         with err.status("Embedding the train-split decompositions (about a minute)...",

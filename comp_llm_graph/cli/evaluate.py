@@ -125,7 +125,7 @@ def eval_planning(
             model = embedded_planner(planner or DEFAULT_PLANNER, grammar=grammar)
         bank = None
         if demos:
-            from comp_llm_graph.demonstrations import PlanDemonstrations
+            from comp_llm_graph.planning.demonstrations import PlanDemonstrations
 
             bank = PlanDemonstrations.open()
         with progress_bar() as bar:

@@ -145,7 +145,7 @@ async def _fault(name: str, where: str, behaviour: Behaviour, repeats: int,
 def bad_plans(n: int, seed: int) -> dict[str, Any]:
     """`n` random planner outputs through the parser and validator: DAGs, `PlanError`s, time."""
     from comp_llm_graph.errors import PlanError
-    from comp_llm_graph.plan import parse_plan, repair_plan
+    from comp_llm_graph.planning.plan import parse_plan, repair_plan
 
     rng = random.Random(seed)
     pieces = ["{", "}", "[", "]", '"', ":", ",", "q1", "{q2}", "#3", "\n", " ", "id",

@@ -19,7 +19,7 @@ from comp_llm_graph.errors import CompLLMError
 from comp_llm_graph.experts.registry import ExpertRegistry
 from comp_llm_graph.experts.routing import Route
 from comp_llm_graph.faults import CallPolicy, call_with_policy, describe
-from comp_llm_graph.plan import PlannedSubQuery
+from comp_llm_graph.planning.plan import PlannedSubQuery
 from comp_llm_graph.state import SubAnswer, SubQuery
 
 __all__ = ["PLANNER_CONFIG", "answer_block", "call_planner", "one_line", "output_tokens",

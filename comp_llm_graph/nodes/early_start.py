@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from comp_llm_graph.nodes.common import route, routed_sub_query
-from comp_llm_graph.plan import PlannedSubQuery, normalise_id, references
+from comp_llm_graph.planning.plan import PlannedSubQuery, normalise_id, references
 from comp_llm_graph.scheduler import SCHEDULER
 from comp_llm_graph.state import SubAnswer, SubQuery
 

@@ -22,7 +22,6 @@ from langgraph.errors import GraphBubbleUp
 from langgraph.runtime import Runtime
 from langgraph.types import Send
 
-from comp_llm_graph.anaphora import name_dependencies
 from comp_llm_graph.context import Context
 from comp_llm_graph.errors import ExpertOutputError
 from comp_llm_graph.experts.registry import ExpertRegistry
@@ -31,7 +30,8 @@ from comp_llm_graph.nodes.common import answer_block, one_line, output_tokens, t
 from comp_llm_graph.nodes.early_start import EARLY_STARTS
 from comp_llm_graph.nodes.events import emit
 from comp_llm_graph.nodes.scaffolding import without_scaffolding
-from comp_llm_graph.plan import references, substitute_references
+from comp_llm_graph.planning.anaphora import name_dependencies
+from comp_llm_graph.planning.plan import references, substitute_references
 from comp_llm_graph.scheduler import SCHEDULER
 from comp_llm_graph.state import Branch, State, SubAnswer, SubQuery
 

@@ -1,12 +1,13 @@
 """Sub-query generator: the planner LLM decomposes the query; each sub-query is routed to an expert.
 
-First the query is separated (`comp_llm_graph.query_parts`): material it carries (a passage,
-documents, givens) is kept aside as `state["shared_context"]` and given to every expert, and the
-planner sees only the questions. Parts the user already enumerated (`Part 1:`, `2.`, bullets,
-"Also, ...") become the sub-queries as written, without a planner call (status `enumerated`); a
-part naming an earlier one ("the answer to 1.") depends on it. A single question that is one
-expert's task (a multiple-choice question, a word problem with its givens) runs whole (status
-`whole`): a planner would split its options or strip its givens.
+First the query is separated (`comp_llm_graph.planning.query_parts`): material it carries (a
+passage, documents, givens) is kept aside as `state["shared_context"]` and given to every
+expert, and the planner sees only the questions. Parts the user already enumerated (`Part 1:`,
+`2.`, bullets, "Also, ...") become the sub-queries as written, without a planner call (status
+`enumerated`); a part naming an earlier one ("the answer to 1.") depends on it. A single
+question that is one expert's task (a multiple-choice question, a word problem with its givens,
+arithmetic alone) runs whole (status `whole`): a planner would split its options or strip its
+givens.
 
 The plan is validated before anything runs. A plan that fails is repaired where that is
 unambiguous, or the planner is asked once more with the problems; if that fails too, the query runs
@@ -28,7 +29,6 @@ from langgraph.runtime import Runtime
 from langgraph.types import Overwrite
 
 from comp_llm_graph.context import Context
-from comp_llm_graph.demonstrations import DEFAULT_K
 from comp_llm_graph.errors import CompLLMError, InvalidQueryError, PlanError, validate_query
 from comp_llm_graph.experts.registry import ExpertRegistry
 from comp_llm_graph.models import run_model
@@ -41,17 +41,19 @@ from comp_llm_graph.nodes.common import (
     share_context,
     text_of,
 )
-from comp_llm_graph.nodes.conversation import (
+from comp_llm_graph.nodes.early_start import EARLY_STARTS
+from comp_llm_graph.nodes.events import emit
+from comp_llm_graph.nodes.execute import run_expert
+from comp_llm_graph.planning.conversation import (
     Standalone,
     last_question,
     previous_turn,
     standalone,
 )
-from comp_llm_graph.nodes.early_start import EARLY_STARTS
-from comp_llm_graph.nodes.events import emit
-from comp_llm_graph.nodes.execute import run_expert
-from comp_llm_graph.plan import PlannedSubQuery, parse_plan, plan_lines, repair_plan
-from comp_llm_graph.plan_schema import plan_text
+from comp_llm_graph.planning.demonstrations import DEFAULT_K
+from comp_llm_graph.planning.plan import PlannedSubQuery, parse_plan, plan_lines, repair_plan
+from comp_llm_graph.planning.plan_schema import plan_text
+from comp_llm_graph.planning.query_parts import QueryParts, references, self_contained, separate
 from comp_llm_graph.prompts import (
     LINES_PLANNER_EXAMPLES,
     LINES_PLANNER_SYSTEM_PROMPT,
@@ -60,7 +62,6 @@ from comp_llm_graph.prompts import (
     PLANNER_SYSTEM_PROMPT,
     REPLAN_PROMPT,
 )
-from comp_llm_graph.query_parts import QueryParts, references, self_contained, separate
 from comp_llm_graph.state import PlanAttempt, Planning, State, SubQuery
 
 __all__ = ["make_generate_subqueries", "make_plan", "plan_format", "planner_messages"]
@@ -78,7 +79,7 @@ def planner_messages(query: str, context: Context, fmt: str = "json",
     """System prompt, few-shot examples as earlier turns (in the plan format), then the query.
 
     `examples`: (question, JSON plan) pairs to show instead of the fixed ones (retrieved
-    demonstrations, `comp_llm_graph.demonstrations`), rewritten in the line format for a
+    demonstrations, `comp_llm_graph.planning.demonstrations`), rewritten in the line format for a
     planner that writes lines.
     """
     lines = fmt == "lines"

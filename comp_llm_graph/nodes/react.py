@@ -24,7 +24,7 @@ from comp_llm_graph.nodes.common import (
     routed_sub_query,
     text_of,
 )
-from comp_llm_graph.plan import PlannedSubQuery, json_values
+from comp_llm_graph.planning.plan import PlannedSubQuery, json_values
 from comp_llm_graph.prompts import REACT_GRAMMAR, REACT_SYSTEM_PROMPT, REACT_USER_PROMPT
 from comp_llm_graph.state import PlanAttempt, State
 

@@ -6,8 +6,8 @@ the caller resumes with `Command(resume=...)`:
 
 - `True` (or `"approve"`): run the plan as it is (LangGraph does not take `resume=None` as an
   answer);
-- an edited plan, in any form a planner may return (`comp_llm_graph.plan_schema`): a list of
-  sub-queries (dicts with `id`, `question`, `depends_on`, optionally `expert`), a dict with
+- an edited plan, in any form a planner may return (`comp_llm_graph.planning.plan_schema`): a list
+  of sub-queries (dicts with `id`, `question`, `depends_on`, optionally `expert`), a dict with
   `subqueries`, a `Plan`, or the line format. It is validated and repaired exactly like the
   planner's; each sub-query keeps the expert the reviewer names, else its routing when its
   question is unchanged, else it is routed again.
@@ -40,8 +40,8 @@ from comp_llm_graph.nodes.common import (
 )
 from comp_llm_graph.nodes.events import emit
 from comp_llm_graph.nodes.execute import dispatch
-from comp_llm_graph.plan import MAX_PLAN_CHARS, PlannedSubQuery, parse_plan, repair_plan
-from comp_llm_graph.plan_schema import plan_text
+from comp_llm_graph.planning.plan import MAX_PLAN_CHARS, PlannedSubQuery, parse_plan, repair_plan
+from comp_llm_graph.planning.plan_schema import plan_text
 from comp_llm_graph.state import Review, State, SubQuery
 
 __all__ = ["APPROVE", "after_planning", "make_review_plan", "review_request"]

@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from langchain_core.messages import BaseMessage
 
-from comp_llm_graph.plan import plan_lines
+from comp_llm_graph.planning.plan import plan_lines
 from comp_llm_graph.runtimes.llamacpp import LlamaCppChatModel
 
 __all__ = ["CompletionPlanner", "gemma3_planner", "render_prompt"]

@@ -14,7 +14,7 @@ says why it was chosen):
   `ChatGenerationChunk`s, and returning True from the callback stops generation (the planner
   stops at the first repeated sub-question this way).
 - **Grammar per call**: `grammar=` (GBNF) constrains one call; `plan_grammar=True` constrains
-  every call to a plan grammar (`comp_llm_graph.plan`: JSON, or the line format).
+  every call to a plan grammar (`comp_llm_graph.planning.plan`: JSON, or the line format).
 - **Threads**: `configure(threads=...)` or `COMP_LLM_THREADS` (default: the CPU count), with
   OpenMP's passive wait policy unless `OMP_WAIT_POLICY` is set: busy-waiting threads collapse
   decoding when other processes share the cores (docs/execution.md, "Local engine" has the numbers).
@@ -38,7 +38,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
 from comp_llm_graph.errors import ModelNotInstalledError
-from comp_llm_graph.plan import cut_at_repeat, format_grammar
+from comp_llm_graph.planning.plan import cut_at_repeat, format_grammar
 from comp_llm_graph.runtimes.catalogue import catalogue_model, model_path
 from comp_llm_graph.runtimes.gguf_file import FORMATS, converted_copy
 from comp_llm_graph.runtimes.llama_server import LlamaServer, ServerSettings, use_server

@@ -10,9 +10,9 @@ import pytest
 from langchain_core.messages import HumanMessage
 from tokenizers import Tokenizer
 
-from comp_llm_graph.demonstrations import PlanDemonstrations, load_bank
 from comp_llm_graph.evaluation.planning_gold import load_musique, load_strategyqa
 from comp_llm_graph.experts import ExpertRegistry
+from comp_llm_graph.planning.demonstrations import PlanDemonstrations, load_bank
 from comp_llm_graph.runtimes.llamacpp import smollm2
 from tests.fakes import DATA, ephemeral_client
 

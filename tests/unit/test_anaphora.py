@@ -2,8 +2,8 @@
 
 import pytest
 
-from comp_llm_graph.anaphora import name_dependencies
 from comp_llm_graph.nodes.execute import expert_input
+from comp_llm_graph.planning.anaphora import name_dependencies
 
 
 @pytest.mark.parametrize(("question", "expected"), [

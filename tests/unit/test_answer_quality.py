@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 from comp_llm_graph import Context, build_graph
-from comp_llm_graph.demonstrations import _plan_json
 from comp_llm_graph.experts.answer_form import answer_form, choice_answer
 from comp_llm_graph.nodes.coverage import answer_key, represented
 from comp_llm_graph.nodes.execute import expert_input
-from comp_llm_graph.query_parts import separate
+from comp_llm_graph.planning.demonstrations import _plan_json
+from comp_llm_graph.planning.query_parts import separate
 from tests.fakes import fake_registry, planner
 
 PAIR = ("Part 1: Capital of France? (A) Lyon (B) Paris (C) Nice (D) Metz\n\n"

@@ -13,7 +13,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 
 from comp_llm_graph import Context, build_graph
 from comp_llm_graph.errors import InvalidQueryError
-from comp_llm_graph.nodes.conversation import standalone
+from comp_llm_graph.planning.conversation import standalone
 from tests.fakes import fake_registry, planner
 
 TWO = json.dumps({"subqueries": [

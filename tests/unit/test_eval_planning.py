@@ -27,7 +27,7 @@ from comp_llm_graph.evaluation.planning_gold import (
     load_musique,
     load_strategyqa,
 )
-from comp_llm_graph.plan import PlannedSubQuery
+from comp_llm_graph.planning.plan import PlannedSubQuery
 from tests.fakes import DATA, planner
 
 CHAIN = GoldPlan("musique", "chain", "Who is the spouse of the Green performer?", (

@@ -19,7 +19,7 @@ def _imported_after(statement: str) -> list[str]:
 
 def test_package_context_and_plan_import_no_heavy_module():
     assert _imported_after("import comp_llm_graph, comp_llm_graph.context, "
-                           "comp_llm_graph.plan, comp_llm_graph.errors") == []
+                           "comp_llm_graph.planning.plan, comp_llm_graph.errors") == []
 
 
 def test_the_graph_module_imports_no_model_runtime():

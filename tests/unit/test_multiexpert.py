@@ -10,7 +10,7 @@ from comp_llm_graph.errors import CompLLMError
 from comp_llm_graph.evaluation.multiexpert import check_modes
 from comp_llm_graph.evaluation.multiexpert_data import Part, grade, multiexpert_sets
 from comp_llm_graph.evaluation.profile import profile_half
-from comp_llm_graph.query_parts import references, self_contained, separate
+from comp_llm_graph.planning.query_parts import references, self_contained, separate
 from tests.fakes import DATA
 
 CHOICE = Part("letter", "Capital of France? (A) Berlin (B) Paris (C) Rome (D) Oslo", "B",

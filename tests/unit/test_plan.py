@@ -7,7 +7,7 @@ import json
 import pytest
 
 from comp_llm_graph.errors import PlanError
-from comp_llm_graph.plan import (
+from comp_llm_graph.planning.plan import (
     PlannedSubQuery,
     parse_plan,
     plan_grammar,
@@ -169,7 +169,7 @@ def test_plan_grammar_accepts_valid_and_rejects_invalid_plans():
 
 
 def test_cut_at_repeat_closes_the_plan_before_the_first_repeated_question():
-    from comp_llm_graph.plan import cut_at_repeat
+    from comp_llm_graph.planning.plan import cut_at_repeat
 
     head = ('{"subqueries": [{"id": "q1", "question": "Who wrote Hamlet?", "depends_on": []}, '
             '{"id": "q2", "question": "When was {q1} born?", "depends_on": ["q1"]}')
@@ -188,7 +188,7 @@ def test_lines_grammar_accepts_valid_and_rejects_invalid_plans():
     xgrammar = pytest.importorskip("xgrammar")
     from xgrammar.testing import _is_grammar_accept_string
 
-    from comp_llm_graph.plan import lines_plan_grammar
+    from comp_llm_graph.planning.plan import lines_plan_grammar
 
     grammar = xgrammar.Grammar.from_ebnf(lines_plan_grammar(3))
     assert _is_grammar_accept_string(grammar, "q1: Who is it?\nq2: When was {q1} born?")
@@ -207,7 +207,7 @@ def test_lines_are_a_plan_format_with_dependencies_from_references():
 
 
 def test_cut_at_repeat_in_the_line_format():
-    from comp_llm_graph.plan import cut_at_repeat
+    from comp_llm_graph.planning.plan import cut_at_repeat
 
     text = "q1: Who wrote Hamlet?\nq2: When was {q1} born?\nq3: who wrote hamlet\n"
     clean, note = cut_at_repeat(text)
@@ -223,14 +223,14 @@ def test_cut_at_repeat_in_the_line_format():
 
 def test_deep_nesting_is_no_plan_not_a_recursion_error():
     from comp_llm_graph.nodes.react import parse_decision
-    from comp_llm_graph.plan import json_values
+    from comp_llm_graph.planning.plan import json_values
 
     deep = "[" * 1000 + "]" * 1000
     with pytest.raises(PlanError, match="no plan found"):
         parse_plan(deep)
     assert json_values(deep) == ([], True)  # skipped whole: no piece of it comes back
     assert parse_decision(deep + '{"action": "finish"}') == (None, None)
-    from comp_llm_graph.plan import MAX_JSON_DEPTH
+    from comp_llm_graph.planning.plan import MAX_JSON_DEPTH
 
     limit = "[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH
     assert json_values(limit) == ([json.loads(limit)], False)
@@ -238,7 +238,7 @@ def test_deep_nesting_is_no_plan_not_a_recursion_error():
 
 
 def test_json_values_keeps_the_salvage_behaviour():
-    from comp_llm_graph.plan import json_values
+    from comp_llm_graph.planning.plan import json_values
 
     items = '{"id": "q1", "question": "A [x]?"}, {"id": "q2", "question": "B \\"{q1}\\"?"}'
     assert json_values('Plan: [' + items + '] done [1]') == (
@@ -253,7 +253,7 @@ def test_json_values_keeps_the_salvage_behaviour():
 
 
 def test_huge_ids_and_references():
-    from comp_llm_graph.plan import normalise_id
+    from comp_llm_graph.planning.plan import normalise_id
 
     digits = "1" * 4500
     assert normalise_id(f"q{digits}") == f"q{digits}"
@@ -298,7 +298,7 @@ def test_missing_ids_skip_taken_ones():
 
 
 def test_output_over_the_limit_is_cut_like_a_token_limit():
-    from comp_llm_graph.plan import MAX_PLAN_CHARS
+    from comp_llm_graph.planning.plan import MAX_PLAN_CHARS
 
     item = '{"id": "q%d", "question": "%s", "depends_on": []}'
     body = ", ".join(item % (k, f"Question {k} " + "x" * 200) for k in range(1, 200))

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from comp_llm_graph.errors import PlanError
-from comp_llm_graph.plan import (
+from comp_llm_graph.planning.plan import (
     MAX_JSON_DEPTH,
     PlannedSubQuery,
     json_values,
@@ -174,7 +174,7 @@ def _recursive_sort(plan, repairs):
 @given(st.integers(1, 9).flatmap(lambda n: st.lists(
     st.lists(st.integers(1, n), unique=True, max_size=n), min_size=n, max_size=n)))
 def test_iterative_cycle_breaking_matches_the_recursive_one(edges):
-    from comp_llm_graph.plan import _break_cycles_and_sort
+    from comp_llm_graph.planning.plan import _break_cycles_and_sort
 
     def plan():
         return [PlannedSubQuery(f"q{k}", f"Q{k}?", [f"q{d}" for d in deps if d != k])

@@ -12,7 +12,7 @@ from langchain_core.tools import tool
 from comp_llm_graph import Context, build_graph
 from comp_llm_graph.errors import CompLLMError, ExpertCardError
 from comp_llm_graph.experts import DEFAULT_PACK, ExpertRegistry, load_cards
-from comp_llm_graph.plan_schema import Plan, PlanStep
+from comp_llm_graph.planning.plan_schema import Plan, PlanStep
 from tests.fakes import CARDS, KeywordEmbeddings, ephemeral_client, fake_registry, planner
 
 TWO = json.dumps({"subqueries": [

@@ -12,7 +12,7 @@ from langgraph.types import Command, interrupt
 
 from comp_llm_graph import Context, build_graph
 from comp_llm_graph.errors import CompLLMError
-from comp_llm_graph.plan_schema import Plan, PlanStep
+from comp_llm_graph.planning.plan_schema import Plan, PlanStep
 from tests.fakes import fake_registry, planner
 
 TWO = json.dumps({"subqueries": [

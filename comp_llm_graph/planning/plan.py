@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from comp_llm_graph.errors import PlanError
-from comp_llm_graph.json_scan import MAX_JSON_DEPTH, json_values
+from comp_llm_graph.planning.json_scan import MAX_JSON_DEPTH, json_values
 
 __all__ = [
     "MAX_JSON_DEPTH",

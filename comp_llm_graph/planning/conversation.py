@@ -23,8 +23,7 @@ from dataclasses import dataclass
 
 from langchain_core.messages import AnyMessage
 
-from comp_llm_graph.nodes.common import text_of
-from comp_llm_graph.nodes.referents import KINDS, referent
+from comp_llm_graph.planning.referents import KINDS, referent
 
 __all__ = ["Standalone", "last_question", "previous_turn", "standalone"]
 
@@ -50,7 +49,7 @@ class Standalone:
 def last_question(messages: Sequence[AnyMessage]) -> str | None:
     """The text of the last message when it is a human one (a new turn), else None."""
     if messages and messages[-1].type == "human":
-        return text_of(messages[-1]).strip()
+        return messages[-1].text.strip()
     return None
 
 
@@ -58,10 +57,10 @@ def previous_turn(messages: Sequence[AnyMessage]) -> tuple[str, str] | None:
     """(question, answer) of the last complete turn before the last message, if any."""
     answer = None
     for message in reversed(messages[:-1]):
-        if message.type == "ai" and answer is None and text_of(message).strip():
-            answer = text_of(message).strip()
+        if message.type == "ai" and answer is None and message.text.strip():
+            answer = message.text.strip()
         elif message.type == "human" and answer is not None:
-            return text_of(message).strip(), answer
+            return message.text.strip(), answer
     return None
 
 

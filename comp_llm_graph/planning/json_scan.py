@@ -3,7 +3,7 @@
 `json_values` takes time linear in the text: one pass matches brackets, then only the matched
 spans are decoded, each on its own. (Trying the JSON decoder at every bracket, as a scan would,
 is quadratic: each failure counts the lines before it; and a deep nesting raises RecursionError.)
-`comp_llm_graph.plan` re-exports it.
+`comp_llm_graph.planning.plan` re-exports it.
 """
 
 from __future__ import annotations
