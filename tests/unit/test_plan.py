@@ -325,7 +325,7 @@ def test_long_lines_parse_in_linear_time(monkeypatch):
     """The line patterns do not backtrack (before: 60k spaces took 11-33 s), whatever the limit."""
     import time
 
-    from comp_llm_graph import plan
+    from comp_llm_graph.planning import plan
 
     monkeypatch.setattr(plan, "MAX_PLAN_CHARS", 1_000_000, raising=False)
     spaces = " " * 60_000
