@@ -21,7 +21,13 @@ def quiet_third_party() -> None:
     """Turn off the progress bars of transformers and huggingface_hub (see the module doc)."""
     if os.environ.get(PROGRESS_VARIABLE, "").strip() not in ("", "0"):
         return
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    # In this process only: an environment variable would reach every child process too.
+    try:
+        from huggingface_hub.utils import disable_progress_bars
+    except ImportError:
+        pass
+    else:
+        disable_progress_bars()
     try:
         from transformers.utils import logging
     except ImportError:  # transformers is only needed by some backends

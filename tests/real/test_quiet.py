@@ -14,7 +14,8 @@ pytestmark = pytest.mark.real
 
 
 def _stderr(tmp_path: Path, **env: str) -> str:
-    environment = {k: v for k, v in os.environ.items() if k != "COMP_LLM_PROGRESS"} | env
+    environment = {k: v for k, v in os.environ.items()
+                   if k not in ("COMP_LLM_PROGRESS", "HF_HUB_DISABLE_PROGRESS_BARS")} | env
     done = subprocess.run([CLI, "route", "--json", "--router", "similarity", "--cache-dir",
                            str(tmp_path), "What is 2 plus 2?"],
                           capture_output=True, text=True, timeout=600, env=environment)
