@@ -211,7 +211,7 @@ def make_generate_subqueries(planner: Runnable, registry: ExpertRegistry,
         turn, new_messages = _turn(state)
         model = run_model(context.planner_model, "planner", planner)
         run_model(context.aggregator_model, "aggregator", None)  # a bad name fails now, not last
-        query = turn.question
+        query, instructions = turn.question, _instructions(state)
 
         if context.mode == "react" and not react:
             raise CompLLMError(
@@ -220,14 +220,14 @@ def make_generate_subqueries(planner: Runnable, registry: ExpertRegistry,
                 "`comp_llm_baselines` graph.")
         if context.mode == "react":  # no plan up front: the `decide` step picks each sub-query
             return _update(turn, context, started, [], Planning(status="react", attempts=[]),
-                           messages=new_messages, instructions=_instructions(state))
+                           messages=new_messages, instructions=instructions)
 
         if context.mode == "monolithic":
             plan = [SubQuery(id="q1", question=query, depends_on=[], expert=registry.fallback,
                              score=0.0, candidates=[], routed_by="mode")]
             return _update(turn, context, started, plan,
                            Planning(status="monolithic", attempts=[]), messages=new_messages,
-                           instructions=_instructions(state))
+                           instructions=instructions)
 
         token = uuid.uuid4().hex
         parts = separate(query)
@@ -237,7 +237,7 @@ def make_generate_subqueries(planner: Runnable, registry: ExpertRegistry,
                 and getattr(model, "supports_plan_pieces", False)):
             on_piece = EARLY_STARTS.listener(
                 token, registry, functools.partial(run_expert, shared=parts.context,
-                                                   instructions=_instructions(state),
+                                                   instructions=instructions,
                                                    policy=context.policy("expert")),
                 max_subqueries=context.max_subqueries, max_concurrency=context.max_concurrency,
                 shared=bool(parts.context))
@@ -259,7 +259,7 @@ def make_generate_subqueries(planner: Runnable, registry: ExpertRegistry,
                 EARLY_STARTS.cancel(token)
                 raise
         return _update(turn, context, started, plan, planning, token, parts.context,
-                       new_messages, _instructions(state))
+                       new_messages, instructions)
 
     return generate_subqueries
 

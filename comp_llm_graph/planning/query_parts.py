@@ -18,9 +18,9 @@ answer, not part of the last question. A part that names an earlier one ("the an
 "the result of part 2") depends on it (`references`).
 
 `self_contained` says when a question is one expert's task however long it is: a
-multiple-choice question with its options, or a word problem with its givens. Splitting either
-loses what the expert needs (an option becomes a "question", a given a sub-query without the
-numbers).
+multiple-choice question with its options, a word problem with its givens, or arithmetic and
+nothing else. Splitting any of them loses what the expert needs (an option becomes a
+"question", a given a sub-query without the numbers, "3/4 of 100" a question about 3's).
 """
 
 from __future__ import annotations

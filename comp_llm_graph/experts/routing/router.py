@@ -94,16 +94,17 @@ class Router:
         with self._lock:
             if not self._announced:
                 self._announced = True
-                self._extension = self._extend()
-                self._announce_change()
+                saved = self.fitted.fitted_for()
+                self._extension = self._extend(saved)
+                self._announce_change(saved)
         return self._extension
 
-    def _extend(self) -> LearnedRouter | None:
+    def _extend(self, saved: list[tuple[list[str], str, Path, str]]) -> LearnedRouter | None:
         """A saved router whose cards are all here unchanged, extended to the added ones."""
         from comp_llm_graph.experts.routing.extension import extended
         from comp_llm_graph.experts.routing.learned import LearnedRouter, router_key
 
-        for experts, fallback, folder, key in self.fitted.fitted_for():
+        for experts, fallback, folder, key in saved:
             if (fallback != self.fallback or not set(experts) < set(self.cards)
                     or router_key({n: self.cards[n].fingerprint() for n in experts},
                                   fallback) != key):
@@ -115,14 +116,14 @@ class Router:
                 return extended(fitted, added, self.encoder())
         return None
 
-    def _announce_change(self) -> None:
+    def _announce_change(self, saved: list[tuple[list[str], str, Path, str]]) -> None:
         """Say once that `auto` is not using a router fitted for exactly these cards, and why."""
         cards = set(self.cards)
-        saved = [set(experts) for experts, *_ in self.fitted.fitted_for()
+        alike = [set(experts) for experts, *_ in saved
                  if 2 * len(set(experts) & cards) >= len(experts)]
-        if not saved:
+        if not alike:
             return  # no fit for cards like these (another pack): similarity is the default
-        nearest = min(saved, key=lambda experts: len(experts ^ cards))
+        nearest = min(alike, key=lambda experts: len(experts ^ cards))
         added, removed = sorted(cards - nearest), sorted(nearest - cards)
         what = "; ".join(part for part in (
             f"added: {', '.join(added)}" if added else "",
