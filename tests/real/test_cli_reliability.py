@@ -77,3 +77,17 @@ def test_bench_reliability_prints_its_tables_with_nothing_lost(tmp_path):
     assert all(r["other"] == 0 for r in results["bad_inputs"].values())
     assert len(results["crash_resume"]) == 7
     assert all(r["complete"] and r["saved_run_again"] == 0 for r in results["crash_resume"])
+
+
+def test_six_numbered_parts_past_the_limit_are_named_on_the_real_models(tmp_path):
+    query = ("1. What is the capital of France?\n2. Who wrote Hamlet?\n3. What is 12 times 12?\n"
+             "4. What is the chemical symbol of gold?\n5. Who painted the Mona Lisa?\n"
+             "6. What is the largest planet?")
+    done = comp_llm("ask", "--json", "--cache-dir", str(tmp_path), query, timeout=600)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
+    doc = json.loads(done.stdout)
+    assert len(doc["plan"]) == 5 and doc["planning"]["unplanned"] == [
+        "6. What is the largest planet?"]
+    assert doc["aggregation"]["partial"] is True
+    assert "6. What is the largest planet?" in doc["final_answer"]
+    assert "144" in doc["final_answer"]  # the parts that ran are answered (12 times 12, exactly)

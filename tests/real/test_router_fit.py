@@ -70,3 +70,28 @@ def test_route_explains_with_the_nearest_labelled_questions(fitted):
     assert abs(sum(c["score"] for c in doc["candidates"]) - 1.0) < 0.5  # probabilities
     assert len(doc["examples"]) == 3
     assert all(0.0 < e["similarity"] <= 1.0 for e in doc["examples"])
+
+
+def test_the_shipped_router_extended_to_an_added_card_routes_to_it(tmp_path):
+    """The pack's learned router, extended to an `astronomy` card by its capability vector
+    (real MiniLM features): astronomy questions go to it, others stay where they were."""
+    import warnings
+
+    from comp_llm_graph.experts import DEFAULT_PACK, ExpertRegistry, load_card
+    from comp_llm_graph.experts.routing.router import RoutingChangedWarning
+
+    pack = [load_card(path) for path in sorted(DEFAULT_PACK.glob("*.yaml"))]
+    astronomy = load_card(DEFAULT_PACK / "physics.yaml").model_copy(update={
+        "name": "astronomy", "source": None,
+        "description": "Astronomy: stars, planets, galaxies, telescopes and cosmology.",
+        "examples": ["Which planet has the largest moon in the solar system?",
+                     "What is a light-year?", "Why do stars twinkle?",
+                     "What is a red giant star?", "How many moons does Mars have?"]})
+    registry = ExpertRegistry([*pack, astronomy], persist_directory=tmp_path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert registry.method == "learned"
+    assert any(issubclass(w.category, RoutingChangedWarning) for w in caught)
+    routes = registry.route(["What is the brightest star in the night sky?",
+                             "What is the capital of Australia?"])
+    assert [r.expert for r in routes] == ["astronomy", "geography"], routes

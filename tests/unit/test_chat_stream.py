@@ -93,12 +93,18 @@ async def test_sub_answers_are_in_the_custom_events():
 
 
 async def test_the_users_words_and_the_standalone_question_are_both_kept():
-    graph = _graph(checkpointer=InMemorySaver())
+    one = json.dumps({"subqueries": [{"id": "q1", "question": "Who founded Lima?"}]})
+    experts = {name: RunnableLambda(lambda p: "Francisco Pizarro founded Lima in 1535.")
+               for name in ("geography", "math", "history", "generalist")}
+    graph = build_graph(planner=planner(one, one), registry=fake_registry(experts),
+                        aggregator=planner("FINAL"), checkpointer=InMemorySaver())
     config = {"configurable": {"thread_id": "t"}}
     await graph.ainvoke({"messages": [("user", "Who founded Lima?")]}, config)
     state = await graph.ainvoke({"messages": [("user", "When did he die?")]}, config)
     assert state["query"] == "When did he die?"
-    assert state["standalone_query"] != state["query"] or state["planning"].get("condensed") is None
+    assert state["standalone_query"] == "When did Francisco Pizarro die?"
+    assert state["planning"]["condensed"] == {"asked": "When did he die?",
+                                              "referent": "Francisco Pizarro"}
 
 
 async def test_a_system_message_reaches_every_expert_and_the_aggregator():

@@ -239,7 +239,7 @@ def test_resume_of_a_run_waiting_for_review_needs_review_plan(monkeypatch, tmp_p
     db = f"sqlite:///{tmp_path / 'runs.db'}"
     stopped = runner.invoke(app, ["ask", "--review-plan", "--checkpoint", db, "--thread", "t1",
                                   "Two things?"], input="n\n")
-    assert stopped.exit_code != 0 or "stopped" in stopped.output.lower(), stopped.output
+    assert stopped.exit_code == 2 and "stopped at the plan review" in stopped.output
     resumed = runner.invoke(app, ["ask", "--checkpoint", db, "--thread", "t1", "--resume"])
     assert resumed.exit_code == 2
     assert "waiting for its plan to be reviewed" in resumed.output
