@@ -207,6 +207,7 @@ class Scheduler:
         max_concurrency: int | None,
         config: Mapping[str, Any] | None = None,
         invocation: object = None,
+        acquire: bool = True,
     ) -> AsyncIterator[Ticket]:
         """Wait until `sub` may run; yield its `Ticket`; free the slot afterwards.
 
@@ -223,6 +224,9 @@ class Scheduler:
             invocation: Identifies the graph invocation the branch runs in (its
                 `Runtime.control`): a branch interrupted in it stops its dependants in it, not
                 in the invocation that resumes it.
+            acquire: False for a branch whose answer came from elsewhere (a kept early start,
+                which held a slot of its own): it waits for its inputs and publishes its answer
+                without taking a slot.
         """
         key = _run_key(token, config)
         run = await self._attach(key, max_concurrency, known, config)
@@ -231,6 +235,11 @@ class Scheduler:
                 self._expert_limits[expert] = expert_limit
                 run.pending[sub["id"]] = (priority, expert, sub["depends_on"])
             await run.wait_for(sub["depends_on"], invocation)
+            if not acquire:
+                with self._lock:
+                    run.pending.pop(sub["id"], None)
+                yield Ticket(run, {dep: run.answers[dep] for dep in sub["depends_on"]}, self)
+                return
             await self._acquire(run, sub["id"], expert, priority)
             try:
                 yield Ticket(run, {dep: run.answers[dep] for dep in sub["depends_on"]}, self)

@@ -125,7 +125,7 @@ class Planning(TypedDict):
     """Each planner call in order."""
     early_started: NotRequired[list[str]]
     """Sub-queries whose experts started while the planner was still writing and whose early
-    answers the plan kept (`nodes/early_start.py`)."""
+    answers the plan kept (`planning/early_starts.py`)."""
     reviewed: NotRequired[Review]
     """What the plan's reviewer did (`Context.review_plan`, `nodes/review.py`)."""
     unplanned: NotRequired[list[str]]

@@ -98,21 +98,26 @@ def fake_registry(experts: dict[str, Runnable] | None = None, **kwargs) -> Exper
 
 
 def planner(*outputs: str) -> FakeListChatModel:
-    """A planner that returns the given outputs in turn."""
+    """A planner that returns the given outputs in turn (streamed character by character, so
+    early starts read it as it is written)."""
     return FakeListChatModel(responses=list(outputs))
 
 
-class PiecewisePlanner(FakeListChatModel):
-    """A planner that reports its text in pieces as it "generates" (one piece per sub-query,
-    `pause` seconds apart), like the llama.cpp planner's `on_piece`."""
+def whole_planner(*outputs: str) -> FakeListChatModel:
+    """A planner that gives each output whole at the end: nothing starts before the plan is
+    final (tests of the executor's own scheduling, and of breakpoints before it)."""
+    return FakeListChatModel(responses=list(outputs), disable_streaming=True)
 
+
+class PiecewisePlanner(FakeListChatModel):
+    """A planner that reports its text to the callbacks in pieces as it "generates" (one piece
+    per sub-query, `pause` seconds apart), as a model that does not stream but reports its
+    tokens does (the llama.cpp planner)."""
+
+    disable_streaming: bool = True
     pause: float = 0.05
     finished_at: list[float] = []
     """When each call returned (time.time())."""
-
-    @property
-    def supports_plan_pieces(self) -> bool:
-        return True
 
     async def _agenerate(self, messages, stop=None, run_manager=None, **kwargs):
         import time
@@ -120,14 +125,13 @@ class PiecewisePlanner(FakeListChatModel):
         from langchain_core.messages import AIMessage
         from langchain_core.outputs import ChatGeneration, ChatResult
 
-        on_piece = kwargs.pop("on_piece", None)
         text = self.responses[self.i % len(self.responses)]
         self.i += 1
         lines = not text.lstrip().startswith("{")  # the line format: one piece per line
         pieces = text.splitlines(keepends=True) if lines else re.split(r"(?<=\}), ", text)
         for piece in pieces:
-            if on_piece is not None:
-                on_piece(piece if lines else piece + ", ")
+            if run_manager is not None:
+                await run_manager.on_llm_new_token(piece if lines else piece + ", ")
             await asyncio.sleep(self.pause)
         self.finished_at.append(time.time())
         return ChatResult(generations=[ChatGeneration(message=AIMessage(text))])

@@ -18,10 +18,10 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from comp_llm_graph.answers.coverage import asked_parts, missing_parts
 from comp_llm_graph.context import MODES, Context
 from comp_llm_graph.errors import CompLLMError
 from comp_llm_graph.evaluation.e2e_data import Item
-from comp_llm_graph.nodes.coverage import asked_parts, missing_parts
 
 __all__ = [
     "E2E_MODES",

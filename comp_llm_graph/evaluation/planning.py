@@ -43,8 +43,8 @@ from langchain_core.runnables import Runnable
 
 from comp_llm_graph.context import Context
 from comp_llm_graph.evaluation.planning_gold import GoldPlan
-from comp_llm_graph.nodes.generate_subqueries import make_plan
 from comp_llm_graph.planning.plan import PlannedSubQuery, references
+from comp_llm_graph.planning.planner import make_plan
 
 __all__ = [
     "MATCH_THRESHOLD",

@@ -22,14 +22,14 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langchain_core.runnables import Runnable
 from langgraph.runtime import Runtime
 
+from comp_llm_graph.answers.blocks import answer_block, output_tokens, text_of
+from comp_llm_graph.answers.coverage import answered, asked_parts, label_part, missing_parts
+from comp_llm_graph.answers.scaffolding import without_scaffolding
 from comp_llm_graph.context import Context
 from comp_llm_graph.errors import ExpertOutputError
+from comp_llm_graph.events import emit
 from comp_llm_graph.faults import CallPolicy, call_with_policy, describe
 from comp_llm_graph.models import run_model
-from comp_llm_graph.nodes.common import answer_block, output_tokens, text_of
-from comp_llm_graph.nodes.coverage import answered, asked_parts, label_part, missing_parts
-from comp_llm_graph.nodes.events import emit
-from comp_llm_graph.nodes.scaffolding import without_scaffolding
 from comp_llm_graph.prompts import AGGREGATOR_USER_PROMPT
 from comp_llm_graph.state import Aggregation, Planning, State, SubAnswer, SubQuery
 

@@ -22,15 +22,15 @@ from langgraph.errors import GraphBubbleUp
 from langgraph.runtime import Runtime
 from langgraph.types import Send
 
+from comp_llm_graph.answers.blocks import answer_block, one_line, output_tokens, text_of
+from comp_llm_graph.answers.scaffolding import without_scaffolding
 from comp_llm_graph.context import Context
 from comp_llm_graph.errors import ExpertOutputError
+from comp_llm_graph.events import emit
 from comp_llm_graph.experts.registry import ExpertRegistry
 from comp_llm_graph.faults import CallPolicy, call_with_policy, describe
-from comp_llm_graph.nodes.common import answer_block, one_line, output_tokens, text_of
-from comp_llm_graph.nodes.early_start import EARLY_STARTS
-from comp_llm_graph.nodes.events import emit
-from comp_llm_graph.nodes.scaffolding import without_scaffolding
 from comp_llm_graph.planning.anaphora import name_dependencies
+from comp_llm_graph.planning.early_starts import EARLY_STARTS
 from comp_llm_graph.planning.plan import references, substitute_references
 from comp_llm_graph.scheduler import SCHEDULER
 from comp_llm_graph.state import Branch, State, SubAnswer, SubQuery
@@ -186,6 +186,9 @@ def make_execute_subquery(registry: ExpertRegistry):
         branch = cast(Branch, payload)
         sub = branch["sub_query"]
         token = branch.get("token") or ""
+        # A kept early start answers in a slot of its own: awaited inside this branch's slot,
+        # it could wait for the very slot this branch holds (an expert limited to one call).
+        result = await _early_answer(token, sub["id"])
         async with SCHEDULER.slot(
             token, sub,
             expert=(id(registry), sub["expert"]),
@@ -195,8 +198,8 @@ def make_execute_subquery(registry: ExpertRegistry):
             max_concurrency=branch.get("max_concurrency"),
             config=config,
             invocation=runtime.control,
+            acquire=result is None,
         ) as ticket:
-            result = await _early_answer(token, sub["id"])
             if result is None:
                 result = await run_expert(registry, sub, ticket.dependencies,
                                           branch.get("shared_context", ""),
@@ -209,7 +212,7 @@ def make_execute_subquery(registry: ExpertRegistry):
 
 
 async def _early_answer(token: str, sub_id: str) -> SubAnswer | None:
-    """The answer of the sub-query's early start (`early_start.py`), if it was kept and ran."""
+    """The answer of the sub-query's kept early start, if it ran (`planning/early_starts.py`)."""
     early = EARLY_STARTS.take(token, sub_id)
     if early is None:
         return None

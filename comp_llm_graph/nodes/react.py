@@ -14,17 +14,13 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.runnables import Runnable
 from langgraph.runtime import Runtime
 
+from comp_llm_graph.answers.blocks import answer_block, text_of
 from comp_llm_graph.context import Context
 from comp_llm_graph.experts.registry import ExpertRegistry
 from comp_llm_graph.models import run_model
-from comp_llm_graph.nodes.common import (
-    answer_block,
-    call_planner,
-    route,
-    routed_sub_query,
-    text_of,
-)
 from comp_llm_graph.planning.plan import PlannedSubQuery, json_values
+from comp_llm_graph.planning.planner import call_planner
+from comp_llm_graph.planning.routes import route, routed_sub_query
 from comp_llm_graph.prompts import REACT_GRAMMAR, REACT_SYSTEM_PROMPT, REACT_USER_PROMPT
 from comp_llm_graph.state import PlanAttempt, State
 

@@ -30,18 +30,18 @@ from langgraph.types import Send, interrupt
 from comp_llm_graph._langgraph import has_checkpointer
 from comp_llm_graph.context import Context
 from comp_llm_graph.errors import MAX_QUERY_CHARS, CompLLMError, PlanError
+from comp_llm_graph.events import emit
 from comp_llm_graph.experts.registry import ExpertRegistry
-from comp_llm_graph.nodes.common import (
+from comp_llm_graph.nodes.execute import dispatch
+from comp_llm_graph.planning.plan import MAX_PLAN_CHARS, PlannedSubQuery, parse_plan, repair_plan
+from comp_llm_graph.planning.plan_schema import plan_text
+from comp_llm_graph.planning.routes import (
     PLAN_VIEW,
     plan_view,
     route,
     routed_sub_query,
     share_context,
 )
-from comp_llm_graph.nodes.events import emit
-from comp_llm_graph.nodes.execute import dispatch
-from comp_llm_graph.planning.plan import MAX_PLAN_CHARS, PlannedSubQuery, parse_plan, repair_plan
-from comp_llm_graph.planning.plan_schema import plan_text
 from comp_llm_graph.state import Review, State, SubQuery
 
 __all__ = ["APPROVE", "after_planning", "make_review_plan", "review_request"]

@@ -33,15 +33,14 @@ __all__ = [
     "MAX_PLAN_CHARS",
     "PlannedSubQuery",
     "RepairedPlan",
+    "canonical_question",
     "parse_plan",
-    "format_grammar",
     "json_values",
-    "lines_plan_grammar",
-    "plan_grammar",
     "plan_lines",
     "references",
     "repair_plan",
     "substitute_references",
+    "written_sub_queries",
 ]
 
 MAX_PLAN_CHARS = 20_000
@@ -220,7 +219,8 @@ def plan_lines(plan: str) -> str:
     return "\n".join(f"{sub.id}: {sub.question}" for sub in sub_queries)
 
 
-def _canonical(text: str) -> str:
+def canonical_question(text: str) -> str:
+    """A sub-question as compared for repeats: lower case, spaces collapsed, no end mark."""
     return " ".join(text.lower().split()).rstrip("?.! ")
 
 
@@ -251,9 +251,9 @@ def repair_plan(sub_queries: list[PlannedSubQuery], *, max_subqueries: int) -> R
     seen_text: dict[str, str] = {}
     problems: list[str] = []
     for sub in plan:
-        if sub.id in seen_text and seen_text[sub.id] != _canonical(sub.question):
+        if sub.id in seen_text and seen_text[sub.id] != canonical_question(sub.question):
             problems.append(f"duplicate id {sub.id} for different questions")
-        seen_text.setdefault(sub.id, _canonical(sub.question))
+        seen_text.setdefault(sub.id, canonical_question(sub.question))
     if problems:
         raise PlanError(problems)
 
@@ -273,7 +273,7 @@ def repair_plan(sub_queries: list[PlannedSubQuery], *, max_subqueries: int) -> R
     first_by_text: dict[str, str] = {}
     kept = []
     for sub in plan:
-        key = _canonical(sub.question)
+        key = canonical_question(sub.question)
         if key in first_by_text:
             alias[sub.id] = first_by_text[key]
             if sub.id != first_by_text[key]:
@@ -346,83 +346,20 @@ def _break_cycles_and_sort(
     return order
 
 
-def plan_grammar(max_subqueries: int, max_question_chars: int = 160) -> str:
-    """An EBNF grammar (xgrammar dialect) whose every sentence is a valid plan's JSON.
+def written_sub_queries(text: str) -> list[PlannedSubQuery]:
+    """The sub-queries complete so far in a plan still being written (a streaming planner).
 
-    Ids are fixed to q1..qN in order and sub-query k may depend only on q1..q(k-1), so a plan
-    decoded under it always parses, has unique ids and no self or forward references (and thus
-    no cycles), by construction. Repeated text is still possible and is merged by `repair_plan`.
+    Read as `parse_plan` reads the whole text, so an early item is what the final plan will
+    hold: a JSON item counts once its object closes (`json_values` returns the closed items of
+    a list that is still open), a line once it has ended. Items without an id or a question are
+    left out: they cannot be started on their own.
     """
-    if max_subqueries < 1:
-        raise ValueError("max_subqueries must be at least 1")
-    tail = "".join(f' ( ", " item{k}' for k in range(2, max_subqueries + 1))
-    rules = [
-        'root ::= "{\\"subqueries\\": [" item1' + tail + " )?" * (max_subqueries - 1) + ' "]}"'
-    ]
-    for k in range(1, max_subqueries + 1):
-        deps = f" deps{k}?" if k > 1 else ""
-        rules.append(
-            f'item{k} ::= "{{\\"id\\": \\"q{k}\\", \\"question\\": " text '
-            f'", \\"depends_on\\": ["{deps} "]}}"'
-        )
-        if k > 1:
-            rules.append(f'deps{k} ::= ref{k} (", " ref{k})*')
-            rules.append(f"ref{k} ::= " + " | ".join(f'"\\"q{j}\\""' for j in range(1, k)))
-    rules.append(f'text ::= "\\"" [^"\\\\\\n]{{3,{max_question_chars}}} "\\""')
-    return "\n".join(rules)
-
-
-def lines_plan_grammar(max_subqueries: int, max_question_chars: int = 160) -> str:
-    """A grammar (GBNF, also xgrammar's EBNF) whose every sentence is a valid plan in lines.
-
-    `q1: ...` to `qN: ...`, one per line, ids fixed in order; sub-query k may reference only
-    `{q1}`..`{q(k-1)}` (the only dependencies of the format), so every plan parses and is
-    acyclic by construction, in a few tokens per sub-query.
-    """
-    if max_subqueries < 1:
-        raise ValueError("max_subqueries must be at least 1")
-    tail = "".join(f' ( "\\n" item{k}' for k in range(2, max_subqueries + 1))
-    rules = ["root ::= item1" + tail + " )?" * (max_subqueries - 1)]
-    for k in range(1, max_subqueries + 1):
-        rules.append(f'item{k} ::= "q{k}: " text{k}')
-        refs = " | ".join(f'"{{q{j}}}"' for j in range(1, k))
-        piece = f"( [^{{}}\\n] | {refs} )" if k > 1 else "[^{}\\n]"
-        rules.append(f"text{k} ::= {piece}{{3,{max_question_chars}}}")
-    return "\n".join(rules)
-
-
-def format_grammar(fmt: str, max_subqueries: int) -> str:
-    """The plan grammar of a plan format: `json` (`plan_grammar`) or `lines`."""
-    return (lines_plan_grammar if fmt == "lines" else plan_grammar)(max_subqueries)
-
-
-_QUESTION_LINE = re.compile(r"^q(\d+): (.*)\n", re.MULTILINE)
-
-
-_QUESTION_FIELD = re.compile(r'\{"id": "(q\d+)", "question": "((?:[^"\\]|\\.)*)"')
-
-
-def cut_at_repeat(text: str) -> tuple[str, str] | None:
-    """If the last complete sub-question of a grammar-shaped plan repeats an earlier one.
-
-    Small planners tend to repeat a sub-question until the token limit. Generation can stop at
-    the first repeat; this returns the plan up to the item before it (closed as valid JSON for
-    the JSON format), and a note saying what was cut, or None when nothing repeats.
-    """
-    lines = list(_QUESTION_LINE.finditer(text))  # the line format: complete lines end in \n
-    if len(lines) >= 2:
-        last = lines[-1]
-        if _canonical(last.group(2)) in {_canonical(m.group(2)) for m in lines[:-1]}:
-            return text[: last.start()].rstrip("\n"), (
-                f"generation stopped at q{last.group(1)}, which repeated an earlier "
-                f"sub-question ({last.group(2)!r})")
-        return None
-    found = list(_QUESTION_FIELD.finditer(text))
-    if len(found) < 2:
-        return None
-    last = found[-1]
-    if _canonical(last.group(2)) not in {_canonical(m.group(2)) for m in found[:-1]}:
-        return None
-    head = text[: last.start()].rstrip().removesuffix(",").rstrip()
-    return head + "]}", (f"generation stopped at {last.group(1)}, which repeated an earlier "
-                         f"sub-question ({last.group(2)!r})")
+    text = text[:MAX_PLAN_CHARS]
+    head = text.lstrip()
+    if _PLAN_LINE.match(head) or not any(bracket in head for bracket in "{["):
+        text = text[: text.rfind("\n") + 1]  # lines: the one being written is not read
+    try:
+        sub_queries, _ = parse_plan(text)
+    except PlanError:
+        return []
+    return [sub for sub in sub_queries if sub.id and sub.question]

@@ -28,7 +28,7 @@ class Request:
     stop: list[str] | None
     grammar: str | None
     stop_on_repeat: bool = False
-    """A plan: stop at the first repeated sub-question (`plan.cut_at_repeat`)."""
+    """A plan: stop at the first repeated sub-question (`grammar.cut_at_repeat`)."""
     future: concurrent.futures.Future = field(default_factory=concurrent.futures.Future)
 
 

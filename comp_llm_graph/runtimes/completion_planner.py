@@ -55,7 +55,7 @@ class CompletionPlanner(LlamaCppChatModel):
     """A planner chat model on a base GGUF model, prompted as a text completion (module doc)."""
 
     plan_grammar: bool = True
-    """Planning calls: the sub-query generator passes `max_subqueries` and may stream pieces."""
+    """Planning calls: the sub-query generator passes `max_subqueries`."""
     plan_format: Literal["json", "lines"] = "lines"
     """The plan is written as lines (`q1: ...`)."""
     weight_format: str | None = None
@@ -68,11 +68,6 @@ class CompletionPlanner(LlamaCppChatModel):
     """Runs of up to this many tokens may repeat freely (`{q1}` references, names)."""
     dry_window: int = 48
     """How many recent tokens DRY looks back over (about the plan written so far)."""
-
-    @property
-    def supports_plan_pieces(self) -> bool:
-        """Planning calls may pass `on_piece=` (each line starts its sub-query early)."""
-        return True
 
     def _request(self, messages: list[BaseMessage], stop: list[str] | None,
                  kwargs: dict[str, Any]) -> tuple[dict[str, Any], bool]:

@@ -12,7 +12,7 @@ import inspect
 from functools import lru_cache
 from typing import Any
 
-from comp_llm_graph.planning.plan import cut_at_repeat
+from comp_llm_graph.planning.grammar import cut_at_repeat
 
 __all__ = ["generate_batch"]
 

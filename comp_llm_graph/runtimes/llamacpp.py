@@ -38,7 +38,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
 from comp_llm_graph.errors import ModelNotInstalledError
-from comp_llm_graph.planning.plan import cut_at_repeat, format_grammar
+from comp_llm_graph.planning.grammar import cut_at_repeat, format_grammar
 from comp_llm_graph.runtimes.catalogue import catalogue_model, model_path
 from comp_llm_graph.runtimes.gguf_file import FORMATS, converted_copy
 from comp_llm_graph.runtimes.llama_server import LlamaServer, ServerSettings, use_server
@@ -131,14 +131,6 @@ class LlamaCppChatModel(BaseChatModel):
     def supports_grammar(self) -> bool:
         """Whether calls may pass `grammar=` (constrained decoding, GBNF)."""
         return True
-
-    @property
-    def supports_plan_pieces(self) -> bool:
-        """Whether a planning call may pass `on_piece=`: the JSON plan's text as it is written.
-
-        The sub-query generator starts sub-queries early with it (`nodes/early_start.py`).
-        """
-        return self.plan_grammar and self.plan_format == "json"
 
     @property
     def model_name(self) -> str:
@@ -289,26 +281,25 @@ class LlamaCppChatModel(BaseChatModel):
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None,
                   **kwargs: Any) -> ChatResult:
-        on_piece = kwargs.pop("on_piece", None)
-        message = self._run(messages, stop, kwargs, on_piece)
+        on_delta = run_manager.on_llm_new_token if run_manager else None
+        message = self._run(messages, stop, kwargs, on_delta)
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     async def _agenerate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                          run_manager: AsyncCallbackManagerForLLMRun | None = None,
                          **kwargs: Any) -> ChatResult:
-        cancelled = threading.Event()
-        on_delta = None
-        if (on_piece := kwargs.pop("on_piece", None)) is not None:  # called in this event loop
-            loop = asyncio.get_running_loop()
+        """Generate; each piece of text is reported to the callbacks as it is written.
 
-            def on_delta(piece: str) -> None:
-                loop.call_soon_threadsafe(on_piece, piece)
-        try:
-            message = await asyncio.shield(asyncio.to_thread(
-                self._run, messages, stop, kwargs, on_delta, cancelled))
-        except asyncio.CancelledError:
-            cancelled.set()  # the generation stops at its next token
-            raise
+        A planner (which does not stream, `model_post_init`) is watched this way: early starts
+        read its tokens with `on_llm_new_token` (`planning/early_starts.py`).
+        """
+        message = None
+        async for item in self._pieces(messages, stop, kwargs):
+            if isinstance(item, str):
+                if run_manager:
+                    await run_manager.on_llm_new_token(item)
+            else:
+                message = item
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
@@ -335,6 +326,19 @@ class LlamaCppChatModel(BaseChatModel):
     async def _astream(self, messages: list[BaseMessage], stop: list[str] | None = None,
                        run_manager: AsyncCallbackManagerForLLMRun | None = None,
                        **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
+        async for item in self._pieces(messages, stop, kwargs):
+            chunk = _chunk(item)
+            if run_manager and isinstance(item, str):
+                await run_manager.on_llm_new_token(item, chunk=chunk)
+            yield chunk
+
+    async def _pieces(self, messages: list[BaseMessage], stop: list[str] | None,
+                      kwargs: dict[str, Any]) -> AsyncIterator[str | AIMessage]:
+        """Generate in a worker thread: each text piece, then the final message.
+
+        Leaving early (the caller was cancelled or stopped reading) stops the generation at its
+        next token.
+        """
         loop = asyncio.get_running_loop()
         pieces: asyncio.Queue[Any] = asyncio.Queue()
         cancelled = threading.Event()
@@ -346,10 +350,7 @@ class LlamaCppChatModel(BaseChatModel):
             while (item := await pieces.get()) is not _DONE:
                 if isinstance(item, BaseException):
                     raise item
-                chunk = _chunk(item)
-                if run_manager and isinstance(item, str):
-                    await run_manager.on_llm_new_token(item, chunk=chunk)
-                yield chunk
+                yield item
         finally:
             cancelled.set()
 

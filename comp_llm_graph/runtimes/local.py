@@ -9,7 +9,7 @@
   `decoding.py`), up to `max_batch_size` prompts; a call arriving while a batch runs joins the next.
 - **Constrained decoding**: a call may pass `grammar=` (an xgrammar EBNF grammar), and a model
   built with `plan_grammar=True` constrains every call to the plan grammar
-  (`comp_llm_graph.planning.plan.plan_grammar`); constrained calls run alone.
+  (`comp_llm_graph.planning.grammar.plan_grammar`); constrained calls run alone.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from langchain_core.language_models import BaseChatModel, LangSmithParams
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
-from comp_llm_graph.planning.plan import cut_at_repeat, format_grammar
+from comp_llm_graph.planning.grammar import cut_at_repeat, format_grammar
 from comp_llm_graph.runtimes.batching import Batcher, Generation, Request
 from comp_llm_graph.runtimes.decoding import generate_batch
 from comp_llm_graph.runtimes.pool import DEFAULTS, MODEL_POOL, ModelKey, ModelPool
@@ -89,9 +89,10 @@ _ROLES = {"system": "system", "human": "user", "ai": "assistant"}
 class LocalChatModel(BaseChatModel):
     """A LangChain chat model on local transformers weights, batched and memory-budgeted.
 
-    With `plan_grammar=True` every generation is constrained (xgrammar) to the plan grammar of
-    `comp_llm_graph.planning.plan.plan_grammar`, so the output always parses into a DAG; the planner
-    node passes `max_subqueries=` per call. Any call may pass `grammar=` (xgrammar EBNF) instead.
+    With `plan_grammar=True` every generation is constrained (xgrammar) to the plan grammar
+    (`comp_llm_graph.planning.grammar.plan_grammar`), so the output always parses into a DAG; the
+    planner node passes `max_subqueries=` per call. Any call may pass `grammar=` (xgrammar EBNF)
+    instead.
     """
 
     model_path: str | None = None

@@ -69,7 +69,7 @@ async def test_a_passage_reaches_the_real_experts_not_the_planner(tmp_path, monk
     """On the embedded models: the planner plans the question alone; every expert's input
     carries the passage, and the end point's answer is in the final answer."""
     from comp_llm_graph import build_graph, default_components
-    from comp_llm_graph.nodes.coverage import missing_parts
+    from comp_llm_graph.answers.coverage import missing_parts
 
     components = default_components(persist_directory=tmp_path)
     components["demonstrations"] = None

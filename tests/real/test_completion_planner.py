@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from comp_llm_graph import Context, build_graph, default_components
-from comp_llm_graph.nodes.generate_subqueries import make_plan
 from comp_llm_graph.planning.demonstrations import PlanDemonstrations
+from comp_llm_graph.planning.planner import make_plan
 from tests.fakes import DATA, ephemeral_client
 
 pytestmark = pytest.mark.real

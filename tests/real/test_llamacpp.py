@@ -100,8 +100,8 @@ async def test_planner_in_the_line_format_is_grammar_constrained_and_stops_at_a_
     """The line format under its grammar: `qk: ...` lines, a few tokens each; a repeated
     sub-question stops generation."""
     from comp_llm_graph.context import Context
-    from comp_llm_graph.nodes.generate_subqueries import plan_format, planner_messages
     from comp_llm_graph.planning.plan import parse_plan
+    from comp_llm_graph.planning.planner import plan_format, planner_messages
 
     planner = smollm2(320, plan_grammar=True).model_copy(update={"plan_format": "lines"})
     assert planner.disable_streaming  # its text is cut after generation

@@ -117,8 +117,8 @@ async def test_smollm2_planner_output_always_parses():
 
     from comp_llm_graph.context import Context
     from comp_llm_graph.defaults import PLANNER_MAX_NEW_TOKENS
-    from comp_llm_graph.nodes.generate_subqueries import planner_messages
     from comp_llm_graph.planning.plan import parse_plan
+    from comp_llm_graph.planning.planner import planner_messages
     from comp_llm_graph.runtimes.llamacpp import smollm2
 
     questions = json.loads((DATA / "musique" / "dev.json").read_text())[:3]

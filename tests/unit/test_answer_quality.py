@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from comp_llm_graph import Context, build_graph
+from comp_llm_graph.answers.coverage import answer_key, represented
 from comp_llm_graph.experts.answer_form import answer_form, choice_answer
-from comp_llm_graph.nodes.coverage import answer_key, represented
 from comp_llm_graph.nodes.execute import expert_input
 from comp_llm_graph.planning.demonstrations import _plan_json
 from comp_llm_graph.planning.query_parts import separate

@@ -10,9 +10,9 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
 from comp_llm_graph import Context
 from comp_llm_graph.defaults import embedded_planner
-from comp_llm_graph.nodes.generate_subqueries import planner_messages
+from comp_llm_graph.planning.planner import planner_messages
 from comp_llm_graph.runtimes.completion_planner import CompletionPlanner, render_prompt
-from tests.unit.test_early_start import _graph
+from tests.unit.test_early_starts import _graph
 
 GREEN = json.dumps({"subqueries": [
     {"id": "q1", "question": "Who performed the album Green?", "depends_on": []},
@@ -43,7 +43,7 @@ def test_retrieved_demonstrations_reach_a_lines_planner_in_lines():
 def test_the_gemma3_planner_is_named_and_an_unknown_name_is_refused():
     planner = embedded_planner("gemma3")
     assert isinstance(planner, CompletionPlanner)
-    assert (planner.plan_format, planner.supports_plan_pieces) == ("lines", True)
+    assert (planner.plan_format, planner.disable_streaming) == ("lines", True)
     with pytest.raises(ValueError, match="unknown planner 'gpt'"):
         embedded_planner("gpt")
 

@@ -7,10 +7,10 @@ import json
 import pytest
 
 from comp_llm_graph.errors import PlanError
+from comp_llm_graph.planning.grammar import plan_grammar
 from comp_llm_graph.planning.plan import (
     PlannedSubQuery,
     parse_plan,
-    plan_grammar,
     references,
     repair_plan,
     substitute_references,
@@ -169,7 +169,7 @@ def test_plan_grammar_accepts_valid_and_rejects_invalid_plans():
 
 
 def test_cut_at_repeat_closes_the_plan_before_the_first_repeated_question():
-    from comp_llm_graph.planning.plan import cut_at_repeat
+    from comp_llm_graph.planning.grammar import cut_at_repeat
 
     head = ('{"subqueries": [{"id": "q1", "question": "Who wrote Hamlet?", "depends_on": []}, '
             '{"id": "q2", "question": "When was {q1} born?", "depends_on": ["q1"]}')
@@ -188,7 +188,7 @@ def test_lines_grammar_accepts_valid_and_rejects_invalid_plans():
     xgrammar = pytest.importorskip("xgrammar")
     from xgrammar.testing import _is_grammar_accept_string
 
-    from comp_llm_graph.planning.plan import lines_plan_grammar
+    from comp_llm_graph.planning.grammar import lines_plan_grammar
 
     grammar = xgrammar.Grammar.from_ebnf(lines_plan_grammar(3))
     assert _is_grammar_accept_string(grammar, "q1: Who is it?\nq2: When was {q1} born?")
@@ -207,7 +207,7 @@ def test_lines_are_a_plan_format_with_dependencies_from_references():
 
 
 def test_cut_at_repeat_in_the_line_format():
-    from comp_llm_graph.planning.plan import cut_at_repeat
+    from comp_llm_graph.planning.grammar import cut_at_repeat
 
     text = "q1: Who wrote Hamlet?\nq2: When was {q1} born?\nq3: who wrote hamlet\n"
     clean, note = cut_at_repeat(text)

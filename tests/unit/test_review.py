@@ -13,7 +13,7 @@ from langgraph.types import Command, interrupt
 from comp_llm_graph import Context, build_graph
 from comp_llm_graph.errors import CompLLMError
 from comp_llm_graph.planning.plan_schema import Plan, PlanStep
-from tests.fakes import fake_registry, planner
+from tests.fakes import fake_registry, planner, whole_planner
 
 TWO = json.dumps({"subqueries": [
     {"id": "q1", "question": "What is the capital of Peru?", "depends_on": []},
@@ -25,15 +25,17 @@ CHAIN = json.dumps({"subqueries": [
 CONFIG = {"configurable": {"thread_id": "review"}}
 
 
-def _graph(plan: str, asked: list[str], experts=None):
+def _graph(plan: str, asked: list[str], experts=None, whole: bool = False):
+    """`whole`: the planner gives its plan at the end (nothing starts early, during planning)."""
     def answer(payload: dict, name: str) -> str:
         asked.append(f"{name}: {payload['question']}")
         return f"{name} answers {payload['question']}"
 
     experts = experts or {name: RunnableLambda(lambda p, n=name: answer(p, n))
                           for name in ("geography", "math", "history", "generalist")}
-    return build_graph(planner=planner(plan), registry=fake_registry(experts),
-                       aggregator=planner("FINAL"), checkpointer=InMemorySaver())
+    return build_graph(planner=(whole_planner if whole else planner)(plan),
+                       registry=fake_registry(experts), aggregator=planner("FINAL"),
+                       checkpointer=InMemorySaver())
 
 
 async def test_review_pauses_with_the_plan_and_nothing_runs_before_approval():
@@ -98,7 +100,7 @@ async def test_an_invalid_edit_is_sent_back_with_its_problems_not_run():
 
 async def test_update_state_replaces_the_plan_before_the_executor():
     asked: list[str] = []
-    graph = _graph(TWO, asked)
+    graph = _graph(TWO, asked, whole=True)  # early starts would run experts before it
     config = {"configurable": {"thread_id": "update"}}
     graph.interrupt_before_nodes = ["execute_subquery"]
     await graph.ainvoke({"query": "Capital of Peru, and 3 plus 4?"}, config)

@@ -15,7 +15,7 @@ from comp_llm_graph import Context, ExpertCard, ExpertRegistry, build_graph
 from comp_llm_graph.runtimes.batching import Batcher, Generation, Request
 from comp_llm_graph.runtimes.pool import MemoryBudgetError, ModelPool
 from comp_llm_graph.scheduler import SCHEDULER, critical_path, remaining_path
-from tests.fakes import CARDS, KeywordEmbeddings, ephemeral_client, planner
+from tests.fakes import CARDS, KeywordEmbeddings, ephemeral_client, planner, whole_planner
 
 
 def plan_json(*items: tuple[str, str, list[str]]) -> str:
@@ -56,7 +56,8 @@ def registry_with(expert, cards=CARDS) -> ExpertRegistry:
 
 
 def graph_on(plan: str, expert, cards=CARDS, checkpointer=None):
-    return build_graph(planner=planner(plan), registry=registry_with(expert, cards),
+    """The plan is given whole at the end: these tests are of the executor's own scheduling."""
+    return build_graph(planner=whole_planner(plan), registry=registry_with(expert, cards),
                        aggregator=planner("FINAL"), checkpointer=checkpointer)
 
 

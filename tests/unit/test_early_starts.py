@@ -4,8 +4,12 @@ record when they were called)."""
 from __future__ import annotations
 
 import json
+import re
 import time
 
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessageChunk
+from langchain_core.outputs import ChatGenerationChunk
 from langchain_core.runnables import RunnableLambda
 
 from comp_llm_graph import Context, build_graph
@@ -75,7 +79,7 @@ async def test_kept_early_answers_of_abandoned_runs_are_dropped_beyond_the_cap(m
     """A run that never reaches its branches does not keep its early answers forever."""
     import asyncio
 
-    from comp_llm_graph.nodes import early_start
+    from comp_llm_graph.planning import early_starts as early_start
 
     monkeypatch.setattr(early_start, "MAX_KEPT_RUNS", 1)
     starts = early_start.EarlyStarts()
@@ -97,7 +101,7 @@ async def test_an_early_start_still_being_routed_when_the_plan_is_final_is_kept(
     """The first route of a fresh index is slow; the planner may finish before it."""
     import asyncio
 
-    from comp_llm_graph.nodes import early_start
+    from comp_llm_graph.planning import early_starts as early_start
 
     starts = early_start.EarlyStarts()
     sub = {"id": "q1", "question": "What is the capital of Peru?", "depends_on": [],
@@ -138,3 +142,78 @@ async def test_a_sub_query_on_two_early_ones_gets_both_after_the_plan_is_settled
     assert state["planning"]["early_started"] == ["q1", "q2", "q3"]
     assert [state["answers"][i]["error"] for i in ("q1", "q2", "q3")] == [None, None, None]
     assert "slow says What is 3 plus 4?" in state["answers"]["q3"]["question"]
+
+
+class _StreamingPlanner(BaseChatModel):
+    """A chat model that streams its reply token by token (`_astream`), as a model on an
+    OpenAI-compatible server does, with no grammar: its JSON is spaced its own way."""
+
+    text: str
+    pause: float = 0.02
+    finished_at: list[float] = []
+
+    @property
+    def _llm_type(self) -> str:
+        return "streaming-fake"
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs):
+        raise AssertionError("the planner is streamed, not invoked")
+
+    async def _astream(self, messages, stop=None, run_manager=None, **kwargs):
+        import asyncio
+
+        for token in re.findall(r"\s*\S+", self.text):
+            chunk = ChatGenerationChunk(message=AIMessageChunk(content=token))
+            if run_manager is not None:
+                await run_manager.on_llm_new_token(token, chunk=chunk)
+            yield chunk
+            await asyncio.sleep(self.pause)
+        self.finished_at.append(time.time())
+
+
+STREAMED = """Here is the plan:
+```json
+{"subqueries": [
+  {"id":"q1","question":"What is the capital of Peru?","depends_on":[]},
+  {"id":"q2","question":"When did the empire of {q1} fall?","depends_on":["q1"]}
+]}
+```"""
+
+
+async def test_a_streaming_chat_model_starts_sub_queries_as_their_items_are_written():
+    """Any LangChain chat model that streams (here: token by token, JSON in a code fence, spaced
+    its own way) starts sub-queries early; no hook of this package's engines is involved."""
+    calls: dict[str, list[float]] = {}
+    experts = {name: _recording(name, calls)
+               for name in ("geography", "math", "history", "generalist")}
+    writer = _StreamingPlanner(text=STREAMED)
+    graph = build_graph(planner=writer, registry=fake_registry(experts),
+                        aggregator=planner("FINAL"))
+    state = await graph.ainvoke({"query": "Capital of Peru, and when did its empire fall?"},
+                                context=Context())
+    assert state["planning"]["status"] == "valid"
+    assert state["planning"]["early_started"] == ["q1", "q2"]
+    assert calls["What is the capital of Peru?"][0] < writer.finished_at[-1]
+    assert all(len(times) == 1 for times in calls.values())
+    assert state["answers"]["q2"]["question"] == (
+        "When did the empire of geography says What is the capital of Peru? fall?")
+
+
+async def test_the_watcher_reads_each_call_afresh_and_hands_each_sub_query_on_once():
+    from uuid import uuid4
+
+    from comp_llm_graph.planning.early_starts import PlanWatcher
+
+    handed: list[tuple[str, str]] = []
+    watcher = PlanWatcher(lambda sub: handed.append((sub.id, sub.question)))
+    first, retry = uuid4(), uuid4()
+    await watcher.on_chat_model_start({}, [], run_id=first)
+    for token in ["q1: What is the capital", " of Peru?\n", "q2: When did {q1}"]:
+        await watcher.on_llm_new_token(token, run_id=first)
+    assert handed == [("q1", "What is the capital of Peru?")]  # q2's line has not ended
+    await watcher.on_llm_error(RuntimeError("timeout"), run_id=first)
+    await watcher.on_chat_model_start({}, [], run_id=retry)
+    await watcher.on_llm_new_token("q1: Who wrote Hamlet?\n", run_id=retry)
+    assert handed[-1] == ("q1", "Who wrote Hamlet?")  # the retry's text, not the first call's
+    await watcher.on_llm_new_token("q2: Who wrote Macbeth?\n", run_id=retry)
+    assert [sub_id for sub_id, _ in handed] == ["q1", "q1", "q2"]  # each once per call

@@ -1,12 +1,15 @@
 """Sub-queries started while the planner is still writing the plan (LLMCompiler's streaming idea).
 
-With a planner that reports its text as it generates it (`supports_plan_pieces`: the embedded
-llama.cpp planners), each sub-query starts the moment its JSON item (or its line) is complete and
-the sub-queries it depends on have answered: it is routed on its own and its expert called, while
-the planner writes the next one. Planning then ends as usual (validation, repair, routing of the
-whole plan in one batch), and `settle` keeps an early start only where the final sub-query is the
-same (question, dependencies, expert) and every sub-query it depends on was kept; the others
-are cancelled. The executor branch of a kept sub-query awaits the early answer instead of calling
+The planner's tokens are read through LangChain's callbacks (`PlanWatcher.on_llm_new_token`), so
+any chat model that streams starts sub-queries early: the embedded llama.cpp planners, a model
+on an OpenAI-compatible server (vLLM, TGI, llama.cpp's server), any LangChain chat model. The
+text so far is read by the same parser as the final plan (`plan.written_sub_queries`), and each
+sub-query starts the moment its item (a JSON object, or a line) is complete and the sub-queries
+it depends on have started: it is routed on its own and its expert called, while the planner
+writes the next one. Planning then ends as usual (validation, repair, routing of the whole plan
+in one batch), and `settle` keeps an early start only where the final sub-query is the same
+(question, dependencies, expert) and every sub-query it depends on was kept; the others are
+cancelled. The executor branch of a kept sub-query awaits the early answer instead of calling
 the expert again, so every sub-query is still one `Send` branch with one result write.
 
 An early start takes a scheduler slot like a branch, so the run's and the expert's
@@ -16,37 +19,28 @@ An early start takes a scheduler slot like a branch, so the run's and the expert
 from __future__ import annotations
 
 import asyncio
-import json
-import re
+import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
-from comp_llm_graph.nodes.common import route, routed_sub_query
-from comp_llm_graph.planning.plan import PlannedSubQuery, normalise_id, references
+from langchain_core.callbacks import AsyncCallbackHandler
+
+from comp_llm_graph.planning.plan import (
+    PlannedSubQuery,
+    canonical_question,
+    references,
+    written_sub_queries,
+)
+from comp_llm_graph.planning.routes import route, routed_sub_query
 from comp_llm_graph.scheduler import SCHEDULER
 from comp_llm_graph.state import SubAnswer, SubQuery
 
-__all__ = ["EARLY_STARTS", "MAX_KEPT_RUNS", "ROUTING_WAIT_S", "EarlyStarts"]
+__all__ = ["EARLY_STARTS", "MAX_KEPT_RUNS", "ROUTING_WAIT_S", "EarlyStarts", "PlanWatcher"]
 
-_ITEM = re.compile(r'\{"id": "(q\d+)", "question": "((?:[^"\\]|\\.)*)", '
-                   r'"depends_on": \[([^\]]*)\]\}')
-"""A complete sub-query of grammar-shaped plan JSON (`plan.plan_grammar`)."""
-_LINE = re.compile(r"^(q\d+): (.+)\n", re.MULTILINE)
-"""A complete sub-query of the line format (its line has ended)."""
-
-
-def _complete_items(text: str) -> list[tuple[str, str, set[str]]]:
-    """(id, question, ids named as dependencies) of every complete sub-query in plan text."""
-    items = []
-    for match in _ITEM.finditer(text):
-        depends = {normalise_id(d.strip().strip('"'))
-                   for d in match.group(3).split(",") if d.strip()}
-        items.append((match.group(1), json.loads(f'"{match.group(2)}"'), depends))
-    if not items:
-        items = [(m.group(1), m.group(2).strip(), set()) for m in _LINE.finditer(text)]
-    return items
+_log = logging.getLogger(__name__)
 
 MAX_KEPT_RUNS = 256
 """Runs whose kept early answers wait for their branches; beyond it the oldest are dropped (a
@@ -77,38 +71,33 @@ class EarlyStarts:
         self._started: dict[str, dict[str, _Early]] = {}
         self._kept: OrderedDict[str, dict[str, asyncio.Task]] = OrderedDict()
 
-    def listener(self, token: str, registry: Any, run_expert: RunExpert, *,
-                 max_subqueries: int, max_concurrency: int | None,
-                 shared: bool = False) -> Callable[[str], None]:
-        """A callback for the planner's text pieces that starts each complete sub-query.
+    def watcher(self, token: str, registry: Any, run_expert: RunExpert, *,
+                max_subqueries: int, max_concurrency: int | None,
+                shared: bool = False) -> PlanWatcher:
+        """A callback handler for the planner's call that starts each complete sub-query.
 
         `shared`: the sub-queries receive the query's material (`context: shared`).
         """
         started = self._started.setdefault(token, {})
-        text: list[str] = []
         seen: set[str] = set()
 
-        def on_piece(piece: str) -> None:
-            text.append(piece)
-            if "}" not in piece and "\n" not in piece:
+        def start(planned: PlannedSubQuery) -> None:
+            if planned.id in started or len(started) >= max_subqueries:
                 return
-            for sub_id, question, depends in _complete_items("".join(text)):
-                if sub_id in started or len(started) >= max_subqueries:
-                    continue
-                depends |= set(references(question))
-                canonical = " ".join(question.lower().split()).rstrip("?.! ")
-                if canonical in seen or not depends <= set(started):
-                    continue  # a repeat (merged by the repair) or a reference it cannot use
-                seen.add(canonical)
-                planned = PlannedSubQuery(sub_id, question, sorted(depends))
-                early = _Early()
-                needs = {dep: started[dep] for dep in depends}  # held here: `settle` empties
-                early.task = asyncio.ensure_future(self._run(  # `started` while runs go on
-                    token, early, needs, planned, len(started), registry, run_expert,
-                    max_concurrency, shared))
-                started[sub_id] = early
+            depends = set(planned.depends_on) | set(references(planned.question))
+            canonical = canonical_question(planned.question)
+            if canonical in seen or not depends <= set(started):
+                return  # a repeat (merged by the repair) or a reference it cannot use
+            seen.add(canonical)
+            planned = PlannedSubQuery(planned.id, planned.question, sorted(depends))
+            early = _Early()
+            needs = {dep: started[dep] for dep in depends}  # held here: `settle` empties
+            early.task = asyncio.ensure_future(self._run(  # `started` while runs go on
+                token, early, needs, planned, len(started), registry, run_expert,
+                max_concurrency, shared))
+            started[planned.id] = early
 
-        return on_piece
+        return PlanWatcher(start)
 
     async def _run(self, token: str, early: _Early, needs: dict[str, _Early],
                    planned: PlannedSubQuery, index: int, registry: Any, run_expert: RunExpert,
@@ -127,6 +116,7 @@ class EarlyStarts:
         ) as ticket:
             answer = await run_expert(registry, sub, ticket.dependencies)
             ticket.finish(answer)
+        SCHEDULER.close(f"early|{token}")  # forgotten once no early start of the run is in it
         return answer
 
     async def settle(self, token: str, plan: list[SubQuery]) -> list[str]:
@@ -179,6 +169,46 @@ class EarlyStarts:
         if kept is not None and not kept:
             del self._kept[token]
         return task
+
+
+class PlanWatcher(AsyncCallbackHandler):
+    """Reads a planner's tokens as they stream and hands on each sub-query once it is written.
+
+    Text is kept per LLM run, so a retried call (`Context.planner_retries`) is read afresh; each
+    sub-query is handed on once, however often its item is read again.
+    """
+
+    def __init__(self, on_sub_query: Callable[[PlannedSubQuery], None]) -> None:
+        """`on_sub_query` is called in the event loop with each complete sub-query, in order."""
+        self._on_sub_query = on_sub_query
+        self._text: dict[UUID, list[str]] = {}
+        self._handed: dict[UUID, int] = {}
+
+    async def on_chat_model_start(self, serialized: dict[str, Any], messages: list[Any], *,
+                                  run_id: UUID, **kwargs: Any) -> None:
+        """A planner call starts: its text so far is empty."""
+        self._text[run_id], self._handed[run_id] = [], 0
+
+    async def on_llm_new_token(self, token: str, *, run_id: UUID, **kwargs: Any) -> None:
+        """Add the token; when it may close an item (a `}` or a line break), read the text."""
+        text = self._text.setdefault(run_id, [])
+        text.append(token if isinstance(token, str) else "")
+        if "}" not in text[-1] and "\n" not in text[-1]:
+            return
+        written = written_sub_queries("".join(text))
+        for planned in written[self._handed.get(run_id, 0):]:
+            self._on_sub_query(planned)
+        self._handed[run_id] = max(len(written), self._handed.get(run_id, 0))
+
+    async def on_llm_end(self, response: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        """The call has ended; the final text is the plan's to read (`make_plan`)."""
+        self._text.pop(run_id, None)
+        self._handed.pop(run_id, None)
+
+    async def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        """The call failed; a retry is read afresh."""
+        self._text.pop(run_id, None)
+        self._handed.pop(run_id, None)
 
 
 EARLY_STARTS = EarlyStarts()

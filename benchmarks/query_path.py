@@ -1,0 +1,64 @@
+"""Which of the package's modules one query passes through, from `comp-llm ask` to the answer.
+
+Runs `comp-llm ask` in this process with a profiler that records every call into a function of
+`comp_llm_graph` (all threads), then prints the modules in the order they were first entered, how
+many there are, and how often the path crossed between the rooms (planning, nodes, runtimes,
+experts, ...). The contributor's guide (docs/design.md) quotes its output.
+
+    .venv/bin/python benchmarks/query_path.py [QUERY]
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+
+import typer
+
+PACKAGE = Path(__file__).resolve().parents[1] / "comp_llm_graph"
+QUERY = "What is the capital of France? Also, what is 15% of 240?"
+
+
+def _module(filename: str) -> str | None:
+    path = Path(filename)
+    if PACKAGE not in path.parents:
+        return None
+    return ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+
+
+def main(query: str = typer.Argument(QUERY)) -> None:
+    """Answer `query` with the default components and print the modules its path entered."""
+    from comp_llm_graph.cli import app
+
+    order: dict[str, None] = {}
+    rooms: list[str] = []
+
+    def profile(frame, event, arg):  # noqa: ANN001 - the profiler's signature
+        if event != "call" or frame.f_code.co_name == "<module>":  # not an import
+            return
+        module = _module(frame.f_code.co_filename)
+        if module is None:
+            return
+        order.setdefault(module)
+        room = module.split(".")[1] if module.count(".") > 1 else "root"
+        if not rooms or rooms[-1] != room:
+            rooms.append(room)
+
+    sys.setprofile(profile)
+    threading.setprofile(profile)
+    try:
+        app(["ask", query], standalone_mode=False)
+    finally:
+        sys.setprofile(None)
+        threading.setprofile(None)
+    skip = ("comp_llm_graph.cli", "comp_llm_graph.quiet")
+    path = [m for m in order if not m.startswith(skip)]
+    print(f"\n{len(path)} modules entered (CLI modules not counted):")
+    for module in path:
+        print(f"  {module}")
+    print(f"room changes along the call sequence: {len(rooms) - 1}")
+
+
+if __name__ == "__main__":
+    typer.run(main)
