@@ -1,21 +1,36 @@
 """The Comp-LLM graph: sub-query generator -> executor branches -> response aggregator.
 
-    START -> generate_subqueries --dispatch--> execute_subquery (one Send per sub-query)
-                                               -> collect --dispatch--> ... -> aggregate -> END
+    START -> generate_subqueries --after_planning--> execute_subquery (a Send per sub-query)
+          -> collect --dispatch--> ... -> aggregate -> END
     (with Context(review_plan=True): generate_subqueries -> review_plan --dispatch--> ...)
 
-`dispatch` (`nodes/execute.py`) decides after planning and after every round of branches: in the
-default `schedule="ready"` it sends *every* sub-query of the plan in one step, before the answers
-it depends on exist; each branch then waits inside `execute_subquery` for its inputs and a slot
-(`comp_llm_graph.scheduler`), so a sub-query starts the moment its dependencies have answered
-instead of at the next LangGraph super-step. `review_plan` pauses for a reviewer
-(`nodes/review.py`); `decide` is the react baseline's planning step, built only with
-`baselines=True` (the Studio drawing shows the three stages alone: `studio.py`).
+The nodes are in `nodes/`, beside the edge functions (`nodes/edges.py`). `dispatch` decides
+after planning and after every round of branches: in the default `schedule="ready"` it sends
+*every* sub-query of the plan in one step, before the answers it depends on exist; each branch
+then waits inside `execute_subquery` for its inputs and a slot (`comp_llm_graph.scheduler`), so a
+sub-query starts the moment its dependencies have answered instead of at the next LangGraph
+super-step. `review_plan` pauses for a reviewer (`nodes/review.py`); `decide` is the react
+baseline's planning step, built only with `baselines=True` (the Studio drawing shows the three
+stages alone: `studio.py`). The rooms and their import order: docs/design.md.
 
 `build_graph(planner=..., registry=..., aggregator=...)` wires the collaborators you pass in;
 `builder(...)` returns the uncompiled `StateGraph`. `graph` is the same graph on the embedded
 defaults, built on first access (`comp_llm_graph.studio` re-exports it for `langgraph.json`);
 building it loads no model: the models and the routing index load on the first run.
+
+What every graph of a process shares (process-wide, so concurrent runs share limits and models):
+
+- `scheduler.SCHEDULER`: the branches of every run, their dependencies, slots and limits (the
+  run's and each expert's `max_concurrency`), and expert latency estimates for priorities;
+- `planning.early_starts.EARLY_STARTS`: sub-queries started while their planner still writes,
+  until their branches take the answers;
+- `runtimes.pool.MODEL_POOL`: loaded models within the memory budget (`COMP_LLM_MEMORY_BUDGET`),
+  least recently used unloaded; `runtimes.pool.DEFAULTS` their batch size and threads;
+- `models.run_model`'s cache: chat models named per run (`Context.planner_model`), one per name;
+- `threads`: the thread ids with a run in progress (`ThreadBusyError` for a second one);
+- `experts.math_worker.shared_worker()`: the bounded process that evaluates arithmetic and
+  programs;
+- `sync`: the background event loop that runs the blocking `invoke` / `stream`.
 """
 
 from __future__ import annotations

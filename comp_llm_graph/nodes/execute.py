@@ -1,12 +1,9 @@
 """Query executor: one `Send` branch per sub-query, as parallel as dependencies and limits allow.
 
-`dispatch` runs after planning and after each round of branches (`collect`). With the default
-`schedule="ready"` it sends every sub-query of the plan at once and each branch starts the moment
-its dependencies have answered (`comp_llm_graph.scheduler`); with `schedule="waves"` it sends the
-sub-queries whose dependencies have answered, one round at a time; in `sequential` mode, one
-sub-query at a time. When every sub-query has answered it moves on to `aggregate` (or, in `react`
-mode, back to the planner's `decide` step). Each branch writes its own result, so a checkpointer
-saves every finished sub-query.
+`execute_subquery` is one branch: it waits for its inputs and a slot (`comp_llm_graph.scheduler`),
+asks the sub-query's expert (or takes the answer of its early start) and writes its own result, so
+a checkpointer saves every finished sub-query. `collect` joins a round of branches; the edge
+`dispatch` (`nodes/edges.py`) decides what is sent.
 """
 
 from __future__ import annotations
@@ -14,13 +11,12 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 from langchain_core.messages import BaseMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.errors import GraphBubbleUp
 from langgraph.runtime import Runtime
-from langgraph.types import Send
 
 from comp_llm_graph.answers.blocks import answer_block, one_line, output_tokens, text_of
 from comp_llm_graph.answers.scaffolding import without_scaffolding
@@ -37,7 +33,6 @@ from comp_llm_graph.state import Branch, State, SubAnswer, SubQuery
 
 __all__ = [
     "collect",
-    "dispatch",
     "expert_answer",
     "expert_input",
     "make_execute_subquery",
@@ -51,54 +46,6 @@ SHORT_ANSWER_CHARS = 200
 MAX_ANSWER_CHARS = 20_000
 """Longest expert answer kept (about 5k tokens, past any `max_tokens` we send); the rest is cut
 with a note in the answer."""
-
-
-def ready_sub_queries(plan: list[SubQuery], answers: dict[str, SubAnswer]) -> list[SubQuery]:
-    """Unanswered sub-queries whose dependencies have all answered, in plan order."""
-    return [
-        sub for sub in plan
-        if sub["id"] not in answers and all(dep in answers for dep in sub["depends_on"])
-    ]
-
-
-def dispatch(state: State) -> list[Send] | Literal["aggregate", "decide"]:
-    """Send sub-queries to `execute_subquery`, or go on when every sub-query has answered.
-
-    It reads the run's settings from the state (written by the planner node), not from an
-    injected runtime: LangGraph re-runs edge functions in `update_state`, where no runtime is
-    given, and an edit of the plan there must still dispatch the edited plan.
-    """
-    plan, answers = state["plan"], state.get("answers") or {}
-    mode = state.get("mode", "comp")
-    if all(sub["id"] in answers for sub in plan):
-        if mode == "react" and not state.get("react_finished"):
-            return "decide"
-        return "aggregate"
-    ready = ready_sub_queries(plan, answers)
-    if not ready:  # cannot happen for a validated plan; never drop work silently
-        missing = [sub["id"] for sub in plan if sub["id"] not in answers]
-        raise RuntimeError(f"sub-queries {missing} can never run: their dependencies are missing")
-    if mode in ("sequential", "monolithic", "react"):
-        send = ready[:1]
-    elif state.get("schedule", "ready") == "waves":
-        send = ready
-    else:  # start as ready: every unanswered sub-query now; each waits for its own inputs
-        send = [sub for sub in plan if sub["id"] not in answers]
-    priority = SCHEDULER.priorities(plan)
-    index = {sub["id"]: i for i, sub in enumerate(plan)}
-    return [
-        Send("execute_subquery", Branch(
-            sub_query=sub,
-            dependencies={dep: answers[dep] for dep in sub["depends_on"] if dep in answers},
-            token=state.get("run_token", ""),
-            priority=priority[sub["id"]],
-            index=index[sub["id"]],
-            max_concurrency=state.get("max_concurrency"),
-            shared_context=state.get("shared_context", ""),
-            instructions=state.get("instructions", ""),
-        ))
-        for sub in send
-    ]
 
 
 _ANSWER_LEAD = re.compile(r"^(?:the\s+)?(?:final\s+)?answer(?:\s+is\s*:?|\s*:)\s*",

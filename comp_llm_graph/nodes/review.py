@@ -25,14 +25,13 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
-from langgraph.types import Send, interrupt
+from langgraph.types import interrupt
 
 from comp_llm_graph._langgraph import has_checkpointer
 from comp_llm_graph.context import Context
 from comp_llm_graph.errors import MAX_QUERY_CHARS, CompLLMError, PlanError
 from comp_llm_graph.events import emit
 from comp_llm_graph.experts.registry import ExpertRegistry
-from comp_llm_graph.nodes.execute import dispatch
 from comp_llm_graph.planning.plan import MAX_PLAN_CHARS, PlannedSubQuery, parse_plan, repair_plan
 from comp_llm_graph.planning.plan_schema import plan_text
 from comp_llm_graph.planning.routes import (
@@ -44,15 +43,10 @@ from comp_llm_graph.planning.routes import (
 )
 from comp_llm_graph.state import Review, State, SubQuery
 
-__all__ = ["APPROVE", "after_planning", "make_review_plan", "review_request"]
+__all__ = ["APPROVE", "make_review_plan", "review_request"]
 
 APPROVE = (None, True, "approve", "ok", "yes", "y")
 """Resume values that run the plan as it is."""
-
-
-def after_planning(state: State) -> list[Send] | str:
-    """After the sub-query generator: to the reviewer when the run asked for one, else on."""
-    return "review_plan" if state.get("review") else dispatch(state)
 
 
 def review_request(state: State, problems: list[str] | None = None) -> dict[str, Any]:
