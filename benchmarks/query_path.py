@@ -1,9 +1,11 @@
 """Which of the package's modules one query passes through, from `comp-llm ask` to the answer.
 
 Runs `comp-llm ask` in this process with a profiler that records every call into a function of
-`comp_llm_graph` (all threads), then prints the modules in the order they were first entered, how
-many there are, and how often the path crossed between the rooms (planning, nodes, runtimes,
-experts, ...). The contributor's guide (docs/design.md) quotes its output.
+`comp_llm_graph` (all threads), then prints the modules the run entered (from the first node to
+the answer) in the order they were first entered, how many the whole command entered (building
+the graph included), and how often the run moved between the rooms `planning/`, `nodes/`,
+`runtimes/`, `experts/` and `answers/` (calls into the package root do not count as a move).
+The contributor's guide (docs/design.md) quotes its output.
 
     .venv/bin/python benchmarks/query_path.py [QUERY]
 """
@@ -32,6 +34,7 @@ def main(query: str = typer.Argument(QUERY)) -> None:
     from comp_llm_graph.cli import app
 
     order: dict[str, None] = {}
+    run: dict[str, None] = {}
     rooms: list[str] = []
 
     def profile(frame, event, arg):  # noqa: ANN001 - the profiler's signature
@@ -41,8 +44,11 @@ def main(query: str = typer.Argument(QUERY)) -> None:
         if module is None:
             return
         order.setdefault(module)
-        room = module.split(".")[1] if module.count(".") > 1 else "root"
-        if not rooms or rooms[-1] != room:
+        if not run and frame.f_code.co_name != "generate_subqueries":
+            return  # the run starts at its first node
+        run.setdefault(module)
+        room = module.split(".")[1] if module.count(".") > 1 else None
+        if room is not None and (not rooms or rooms[-1] != room):
             rooms.append(room)
 
     sys.setprofile(profile)
@@ -53,11 +59,12 @@ def main(query: str = typer.Argument(QUERY)) -> None:
         sys.setprofile(None)
         threading.setprofile(None)
     skip = ("comp_llm_graph.cli", "comp_llm_graph.quiet")
-    path = [m for m in order if not m.startswith(skip)]
-    print(f"\n{len(path)} modules entered (CLI modules not counted):")
+    path = [m for m in run if not m.startswith(skip)]
+    print(f"\nthe run entered {len(path)} modules (the whole command "
+          f"{len([m for m in order if not m.startswith(skip)])}, CLI modules not counted):")
     for module in path:
         print(f"  {module}")
-    print(f"room changes along the call sequence: {len(rooms) - 1}")
+    print(f"moves between rooms during the run: {len(rooms) - 1}: {' > '.join(rooms)}")
 
 
 if __name__ == "__main__":

@@ -13,11 +13,17 @@ Outside a graph run (the planning evaluation calls the planner step directly) no
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from langgraph.config import get_stream_writer
 
-__all__ = ["emit"]
+from comp_llm_graph.state import SubQuery
+
+__all__ = ["PLAN_VIEW", "emit", "plan_view"]
+
+PLAN_VIEW = ("id", "question", "depends_on", "expert")
+"""The fields of a sub-query shown in events and to a reviewer."""
 
 
 def emit(event: str, **data: Any) -> None:
@@ -27,3 +33,8 @@ def emit(event: str, **data: Any) -> None:
     except RuntimeError:  # not inside a graph run
         return
     writer({"event": event, **data})
+
+
+def plan_view(plan: Sequence[SubQuery], keys: Sequence[str] = PLAN_VIEW) -> list[dict[str, Any]]:
+    """The plan as events and reviewers see it: each sub-query's `keys` only."""
+    return [{key: sub[key] for key in keys} for sub in plan]

@@ -244,3 +244,6 @@ class Branch(TypedDict):
     """The query's material, for a sub-query marked `context: shared`."""
     instructions: NotRequired[str]
     """The conversation's system messages (`State.instructions`)."""
+    early: NotRequired[bool]
+    """Its expert started while the planner wrote, and the plan kept that answer
+    (`Planning.early_started`): the branch takes it instead of asking again."""

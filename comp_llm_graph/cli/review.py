@@ -17,7 +17,7 @@ from langgraph.types import Command
 
 from comp_llm_graph.cli.render import err, plain, print_plan, printable
 from comp_llm_graph.errors import CompLLMError
-from comp_llm_graph.planning.routes import plan_view
+from comp_llm_graph.events import plan_view
 
 __all__ = ["reviewed_run"]
 

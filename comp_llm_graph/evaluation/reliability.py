@@ -107,7 +107,7 @@ async def faults(repeats: int) -> list[dict[str, Any]]:
     rows = []
     context = Context(aggregate="llm", expert_timeout=0.2, planner_timeout=0.2,
                       aggregator_timeout=0.2)
-    routing_log = logging.getLogger("comp_llm_graph.planning.routes")  # "routing failed" warnings
+    routing_log = logging.getLogger("comp_llm_graph.experts.registry")  # "routing failed" warnings
     level = routing_log.level
     routing_log.setLevel(logging.ERROR)
     try:

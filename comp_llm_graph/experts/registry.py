@@ -8,22 +8,24 @@ nearest labelled examples).
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.embeddings import Embeddings
-from langchain_core.runnables import Runnable
+from langchain_core.runnables import Runnable, RunnableLambda
+from langgraph.errors import GraphBubbleUp
 
 from comp_llm_graph.cache import default_cache_dir, usable_cache_dir
-from comp_llm_graph.errors import ExpertCardError
+from comp_llm_graph.errors import CompLLMError, ExpertCardError
 from comp_llm_graph.experts.backends import backend_factory, build_expert
 from comp_llm_graph.experts.cards import DEFAULT_PACK, ExpertCard, load_cards
 from comp_llm_graph.experts.inline import as_expert, inline_cards, unmatched_error, unpack
 from comp_llm_graph.experts.routing import ROUTERS, Route, Router
 from comp_llm_graph.experts.routing.similarity import DEFAULT_THRESHOLD
-from comp_llm_graph.faults import CallPolicy, policy_of
+from comp_llm_graph.faults import CallPolicy, describe, policy_of
 
 if TYPE_CHECKING:
     from comp_llm_graph.experts.routing.features import FeatureEncoder
@@ -32,6 +34,8 @@ if TYPE_CHECKING:
 
 __all__ = ["ROUTERS", "ExpertRegistry", "Route"]
 
+
+_log = logging.getLogger(__name__)
 
 class ExpertRegistry:
     """Expert cards, the Runnables that run them, and the router used to pick one."""
@@ -240,6 +244,26 @@ class ExpertRegistry:
             explain: Also find the nearest labelled examples (needs `fit`).
         """
         return self.routing.route(questions, top_k=top_k, explain=explain)
+
+    async def aroute(self, questions: Sequence[str]) -> list[Route]:
+        """Route questions in one batch, traced as a run named `route` (off the event loop).
+
+        If routing fails at run time (the index or the embedding model raised), every question
+        goes to the fallback expert, with the reason in its route (`SubQuery.route_error`): the
+        run still answers. This package's setup errors (`CompLLMError`, e.g. an unusable index
+        and how to recover) and LangGraph's interrupts are raised.
+        """
+        runnable = RunnableLambda(self.route, name="route")
+        try:
+            return await runnable.ainvoke(list(questions),
+                                          config={"run_name": "route", "tags": ["comp_llm:route"]})
+        except (GraphBubbleUp, CompLLMError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - every question goes to the fallback, said why
+            reason = f"routing failed ({describe(exc)}); sent to the fallback expert"
+            _log.warning("%s", reason)
+            return [Route(question=q, expert=self.fallback, score=0.0, candidates=[],
+                          fallback=True, error=reason) for q in questions]
 
     def fit(self, rows: Sequence[Labelled], *, folds: int = 5, seed: int = 0,
             encoder: Any = None, progress: Any = None, trained_on: str = "",

@@ -22,9 +22,8 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langchain_core.runnables import Runnable
 from langgraph.runtime import Runtime
 
-from comp_llm_graph.answers.blocks import answer_block, output_tokens, text_of
 from comp_llm_graph.answers.coverage import answered, asked_parts, label_part, missing_parts
-from comp_llm_graph.answers.scaffolding import without_scaffolding
+from comp_llm_graph.answers.text import answer_block, output_tokens, text_of, without_scaffolding
 from comp_llm_graph.context import Context
 from comp_llm_graph.errors import ExpertOutputError
 from comp_llm_graph.events import emit

@@ -57,6 +57,7 @@ def dispatch(state: State) -> list[Send] | Literal["aggregate", "decide"]:
     else:  # start as ready: every unanswered sub-query now; each waits for its own inputs
         send = [sub for sub in plan if sub["id"] not in answers]
     priority = SCHEDULER.priorities(plan)
+    early = set((state.get("planning") or {}).get("early_started") or [])
     index = {sub["id"]: i for i, sub in enumerate(plan)}
     return [
         Send("execute_subquery", Branch(
@@ -68,6 +69,7 @@ def dispatch(state: State) -> list[Send] | Literal["aggregate", "decide"]:
             max_concurrency=state.get("max_concurrency"),
             shared_context=state.get("shared_context", ""),
             instructions=state.get("instructions", ""),
+            **({"early": True} if sub["id"] in early else {}),
         ))
         for sub in send
     ]

@@ -18,8 +18,13 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.errors import GraphBubbleUp
 from langgraph.runtime import Runtime
 
-from comp_llm_graph.answers.blocks import answer_block, one_line, output_tokens, text_of
-from comp_llm_graph.answers.scaffolding import without_scaffolding
+from comp_llm_graph.answers.text import (
+    answer_block,
+    one_line,
+    output_tokens,
+    text_of,
+    without_scaffolding,
+)
 from comp_llm_graph.context import Context
 from comp_llm_graph.errors import ExpertOutputError
 from comp_llm_graph.events import emit
@@ -135,7 +140,7 @@ def make_execute_subquery(registry: ExpertRegistry):
         token = branch.get("token") or ""
         # A kept early start answers in a slot of its own: awaited inside this branch's slot,
         # it could wait for the very slot this branch holds (an expert limited to one call).
-        result = await _early_answer(token, sub["id"])
+        result = await _early_answer(token, sub["id"]) if branch.get("early") else None
         async with SCHEDULER.slot(
             token, sub,
             expert=(id(registry), sub["expert"]),

@@ -26,10 +26,10 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from langgraph.runtime import Runtime
 from langgraph.types import Overwrite
 
-from comp_llm_graph.answers.blocks import text_of
+from comp_llm_graph.answers.text import text_of
 from comp_llm_graph.context import Context
 from comp_llm_graph.errors import CompLLMError, InvalidQueryError, validate_query
-from comp_llm_graph.events import emit
+from comp_llm_graph.events import emit, plan_view
 from comp_llm_graph.experts.registry import ExpertRegistry
 from comp_llm_graph.models import run_model
 from comp_llm_graph.nodes.execute import run_expert
@@ -41,8 +41,7 @@ from comp_llm_graph.planning.conversation import (
 )
 from comp_llm_graph.planning.early_starts import EARLY_STARTS
 from comp_llm_graph.planning.planner import planned_sub_queries
-from comp_llm_graph.planning.query_parts import separate
-from comp_llm_graph.planning.routes import plan_view, route, routed_sub_query, share_context
+from comp_llm_graph.planning.query_parts import separate, share_context
 from comp_llm_graph.state import Planning, State, SubQuery
 
 __all__ = ["make_generate_subqueries"]
@@ -95,11 +94,11 @@ def make_generate_subqueries(planner: Runnable, registry: ExpertRegistry,
         try:
             planned, planning = await planned_sub_queries(model, parts, context, watcher,
                                                           demonstrations)
-            routes = await route(registry, [p.question for p in planned])
+            routes = await registry.aroute([p.question for p in planned])
         except BaseException:
             EARLY_STARTS.cancel(token)
             raise
-        plan = [routed_sub_query(p, r) for p, r in zip(planned, routes, strict=True)]
+        plan = [p.routed(r) for p, r in zip(planned, routes, strict=True)]
         for sub, part in zip(plan, parts.parts, strict=False):
             sub["label"] = part.label
         share_context(plan, parts.context)

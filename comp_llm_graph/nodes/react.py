@@ -14,13 +14,12 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langchain_core.runnables import Runnable
 from langgraph.runtime import Runtime
 
-from comp_llm_graph.answers.blocks import answer_block, text_of
+from comp_llm_graph.answers.text import answer_block, text_of
 from comp_llm_graph.context import Context
 from comp_llm_graph.experts.registry import ExpertRegistry
 from comp_llm_graph.models import run_model
 from comp_llm_graph.planning.plan import PlannedSubQuery, json_values
 from comp_llm_graph.planning.planner import call_planner
-from comp_llm_graph.planning.routes import route, routed_sub_query
 from comp_llm_graph.prompts import REACT_GRAMMAR, REACT_SYSTEM_PROMPT, REACT_USER_PROMPT
 from comp_llm_graph.state import PlanAttempt, State
 
@@ -84,8 +83,8 @@ def make_decide(planner: Runnable, registry: ExpertRegistry):
             return {"react_finished": True, "planning": planning, "timings": timings}
         planned = PlannedSubQuery(id=f"q{len(plan) + 1}", question=question,
                                   depends_on=[s["id"] for s in plan])
-        choice = (await route(registry, [question]))[0]
-        return {"plan": [*plan, routed_sub_query(planned, choice)], "planning": planning,
+        choice = (await registry.aroute([question]))[0]
+        return {"plan": [*plan, planned.routed(choice)], "planning": planning,
                 "timings": timings,
                 "react_finished": len(plan) + 1 >= context.max_subqueries}
 

@@ -30,17 +30,11 @@ from langgraph.types import interrupt
 from comp_llm_graph._langgraph import has_checkpointer
 from comp_llm_graph.context import Context
 from comp_llm_graph.errors import MAX_QUERY_CHARS, CompLLMError, PlanError
-from comp_llm_graph.events import emit
+from comp_llm_graph.events import PLAN_VIEW, emit, plan_view
 from comp_llm_graph.experts.registry import ExpertRegistry
 from comp_llm_graph.planning.plan import MAX_PLAN_CHARS, PlannedSubQuery, parse_plan, repair_plan
 from comp_llm_graph.planning.plan_schema import plan_text
-from comp_llm_graph.planning.routes import (
-    PLAN_VIEW,
-    plan_view,
-    route,
-    routed_sub_query,
-    share_context,
-)
+from comp_llm_graph.planning.query_parts import share_context
 from comp_llm_graph.state import Review, State, SubQuery
 
 __all__ = ["APPROVE", "make_review_plan", "review_request"]
@@ -134,7 +128,7 @@ async def _edited(answer: Any, state: State, registry: ExpertRegistry,
     to_route = [p for p in repaired.sub_queries
                 if not p.expert and p.question.strip() not in before]
     routes = dict(zip([p.id for p in to_route],
-                      await route(registry, [p.question for p in to_route]) if to_route else [],
+                      await registry.aroute([p.question for p in to_route]) if to_route else [],
                       strict=True))
     plan = [_sub_query(p, before, routes) for p in repaired.sub_queries]
     share_context(plan, state.get("shared_context", ""))
@@ -144,7 +138,7 @@ async def _edited(answer: Any, state: State, registry: ExpertRegistry,
 def _sub_query(planned: PlannedSubQuery, before: dict[str, SubQuery],
                routes: dict[str, Any]) -> SubQuery:
     if planned.id in routes:
-        return routed_sub_query(planned, routes[planned.id])
+        return planned.routed(routes[planned.id])
     if planned.expert:
         return SubQuery(id=planned.id, question=planned.question,
                         depends_on=list(planned.depends_on), expert=planned.expert,

@@ -34,7 +34,6 @@ from comp_llm_graph.planning.plan import (
     references,
     written_sub_queries,
 )
-from comp_llm_graph.planning.routes import route, routed_sub_query
 from comp_llm_graph.scheduler import SCHEDULER
 from comp_llm_graph.state import SubAnswer, SubQuery
 
@@ -102,8 +101,7 @@ class EarlyStarts:
     async def _run(self, token: str, early: _Early, needs: dict[str, _Early],
                    planned: PlannedSubQuery, index: int, registry: Any, run_expert: RunExpert,
                    max_concurrency: int | None, shared: bool) -> SubAnswer:
-        choice = (await route(registry, [planned.question]))[0]
-        sub = routed_sub_query(planned, choice)
+        sub = planned.routed((await registry.aroute([planned.question]))[0])
         if shared:
             sub["context"] = "shared"
         early.sub = sub

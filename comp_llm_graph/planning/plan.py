@@ -23,10 +23,13 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from comp_llm_graph.errors import PlanError
 from comp_llm_graph.planning.json_scan import MAX_JSON_DEPTH, json_values
+
+if TYPE_CHECKING:  # the state module imports LangGraph; the plan format stays light
+    from comp_llm_graph.state import SubQuery
 
 __all__ = [
     "MAX_JSON_DEPTH",
@@ -78,6 +81,25 @@ class PlannedSubQuery:
     depends_on: list[str] = field(default_factory=list)
     expert: str | None = None
     """The expert the plan names for it, if any (a reviewer's edit may; routing otherwise)."""
+
+    def routed(self, route: Any) -> SubQuery:
+        """This sub-query with its routing decision (an `experts.routing.Route`).
+
+        The result is the one record of a routed sub-query: the state's plan, the events and the
+        executor's branches carry it.
+        """
+        sub: SubQuery = {
+            "id": self.id,
+            "question": self.question,
+            "depends_on": list(self.depends_on),
+            "expert": route.expert,
+            "score": route.score,
+            "candidates": [{"expert": name, "score": score} for name, score in route.candidates],
+            "routed_by": "fallback" if route.fallback else route.method,
+        }
+        if route.error is not None:
+            sub["route_error"] = route.error
+        return sub
 
 
 @dataclass

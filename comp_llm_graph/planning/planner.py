@@ -19,7 +19,7 @@ from langchain_core.runnables import Runnable
 from langchain_core.runnables.config import ensure_config, merge_configs
 from langgraph.errors import GraphBubbleUp
 
-from comp_llm_graph.answers.blocks import output_tokens
+from comp_llm_graph.answers.text import output_tokens
 from comp_llm_graph.context import Context
 from comp_llm_graph.errors import CompLLMError, PlanError
 from comp_llm_graph.faults import CallPolicy, call_with_policy, describe

@@ -28,7 +28,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-__all__ = ["Part", "QueryParts", "references", "self_contained", "separate"]
+from comp_llm_graph.state import SubQuery
+
+__all__ = ["Part", "QueryParts", "references", "self_contained", "separate", "share_context"]
 
 MIN_CONTEXT_CHARS = 200
 """An unlabelled leading paragraph counts as material only from this length."""
@@ -213,3 +215,10 @@ def separate(query: str) -> QueryParts:
     parts, instructions = _parts(questions)
     return QueryParts(questions=questions, context=context, parts=parts,
                       instructions=instructions)
+
+
+def share_context(plan: list[SubQuery], shared: str) -> None:
+    """Mark every sub-query to receive the query's material, when the query carries some."""
+    if shared:
+        for sub in plan:
+            sub["context"] = "shared"

@@ -9,7 +9,7 @@ from langchain_core.runnables import RunnableLambda
 from langgraph.checkpoint.memory import InMemorySaver
 
 from comp_llm_graph import Context, build_graph
-from comp_llm_graph.answers.scaffolding import without_scaffolding
+from comp_llm_graph.answers.text import without_scaffolding
 from tests.fakes import fake_registry, planner
 
 TWO = json.dumps({"subqueries": [

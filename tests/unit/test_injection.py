@@ -10,7 +10,7 @@ from langchain_core.messages import AIMessage
 from langchain_core.runnables import RunnableLambda
 
 from comp_llm_graph import Context, build_graph
-from comp_llm_graph.answers.blocks import QUOTE_INDENT, answer_block, quote
+from comp_llm_graph.answers.text import QUOTE_INDENT, answer_block, quote
 from comp_llm_graph.nodes.execute import short_answer
 from tests.fakes import CARDS, fake_registry, planner, slow_expert
 
