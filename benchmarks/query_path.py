@@ -1,11 +1,11 @@
 """Which of the package's modules one query passes through, from `comp-llm ask` to the answer.
 
 Runs `comp-llm ask` in this process with a profiler that records every call into a function of
-`comp_llm_graph` (all threads), then prints the modules the run entered (from the first node to
-the answer) in the order they were first entered, how many the whole command entered (building
-the graph included), and how often the run moved between the rooms `planning/`, `nodes/`,
-`runtimes/`, `experts/` and `answers/` (calls into the package root do not count as a move).
-The contributor's guide (docs/design.md) quotes its output.
+`comp_llm_graph` (all threads; not calls made while one of its modules is imported). Prints the
+modules the run entered, from its first node to the answer, in the order first entered; how
+many the whole command entered (building the graph included); and the moves between the rooms
+`planning/`, `nodes/`, `runtimes/`, `experts/` and `answers/` along the calls (calls into the
+package root are not moves; concurrent branches interleave). docs/design.md quotes its output.
 
     .venv/bin/python benchmarks/query_path.py [QUERY]
 """
@@ -29,6 +29,15 @@ def _module(filename: str) -> str | None:
     return ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
 
 
+def _importing(frame) -> bool:  # noqa: ANN001 - a frame
+    """Whether the call is made while a module is being imported (its objects being built)."""
+    while frame is not None:
+        if frame.f_code.co_name == "<module>" and _module(frame.f_code.co_filename):
+            return True
+        frame = frame.f_back
+    return False
+
+
 def main(query: str = typer.Argument(QUERY)) -> None:
     """Answer `query` with the default components and print the modules its path entered."""
     from comp_llm_graph.cli import app
@@ -41,7 +50,7 @@ def main(query: str = typer.Argument(QUERY)) -> None:
         if event != "call" or frame.f_code.co_name == "<module>":  # not an import
             return
         module = _module(frame.f_code.co_filename)
-        if module is None:
+        if module is None or _importing(frame):
             return
         order.setdefault(module)
         if not run and frame.f_code.co_name != "generate_subqueries":
@@ -64,6 +73,8 @@ def main(query: str = typer.Argument(QUERY)) -> None:
           f"{len([m for m in order if not m.startswith(skip)])}, CLI modules not counted):")
     for module in path:
         print(f"  {module}")
+    print("entered only while building: "
+          + " ".join(m for m in order if m not in run and not m.startswith(skip)))
     print(f"moves between rooms during the run: {len(rooms) - 1}: {' > '.join(rooms)}")
 
 
