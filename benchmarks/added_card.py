@@ -71,7 +71,7 @@ def main() -> None:
             registry = ExpertRegistry([*pack, card], persist_directory=Path(folder) / router,
                                       router=router)
             results[name] = accuracy(registry, rows)
-            results[name]["method"] = registry.method
+            results[name]["method"] = registry.router.method
     print(json.dumps(results, indent=2))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")

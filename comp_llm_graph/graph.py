@@ -72,7 +72,7 @@ def builder(*, planner: Runnable, registry: ExpertRegistry, aggregator: Runnable
                        output_schema=OutputState)
     graph.add_node("generate_subqueries",
                    make_generate_subqueries(planner, registry, demonstrations,
-                                            react=baselines))
+                                            baselines=baselines))
     graph.add_node("review_plan", make_review_plan(registry))
     graph.add_node("execute_subquery", make_execute_subquery(registry))
     graph.add_node("collect", collect)

@@ -20,7 +20,7 @@ import typer
 from comp_llm_graph.cli import (
     ask,
     bench,
-    demonstrations,
+    build_bank,
     evaluate,
     experts,
     models,
@@ -47,7 +47,7 @@ app.command()(route.route)
 app.add_typer(evaluate.eval_app, name="eval")
 app.add_typer(experts.experts_app, name="experts")
 app.command()(bench.bench)
-app.command()(demonstrations.demonstrations)
+app.command()(build_bank.demonstrations)
 app.command()(models.models)
 
 

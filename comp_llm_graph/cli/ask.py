@@ -8,7 +8,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 import typer
 
@@ -153,14 +153,14 @@ def ask(
                                       api_key_env, planner, profile=profile)
         started = time.time()
         how = "review" if review_plan else "stream" if stream else "quiet" if as_json else ""
-        state = asyncio.run(_answer(components, text, context, checkpoint, thread, how))
+        run = asyncio.run(_answer(components, text, context, checkpoint, thread, how))
     except (CompLLMError, ValueError) as exc:
         fail(exc)
-    streamed = state.pop("_streamed", "")
+    state, streamed = run.state, run.streamed
     doc = result_document(state)
     doc["timings"]["wall"] = round(time.time() - started, 4)
     if thread or checkpoint:
-        doc["thread_id"] = state["_thread_id"]
+        doc["thread_id"] = run.thread_id
     if as_json:
         print(json_text(doc, indent=2))
     elif stream:  # the final answer is shown again when it is not what was streamed
@@ -168,7 +168,7 @@ def ask(
     else:
         print_human(doc)
     if checkpoint and not as_json:
-        err.print(plain(f"thread: {state['_thread_id']} (continue with --thread)", "dim"))
+        err.print(plain(f"thread: {run.thread_id} (continue with --thread)", "dim"))
     if draw is not None:  # after the answer: a drawing that fails must not cost it
         _draw(state, draw)
 
@@ -220,8 +220,16 @@ def _check_options(query: str | None, stream: bool, as_json: bool, review_plan: 
         raise CompLLMError("give the question as QUERY (or '-' to read it from standard input).")
 
 
+class _Run(NamedTuple):
+    """What a run of `ask` gives the printer: the final state, its thread, the streamed text."""
+
+    state: dict[str, Any]
+    thread_id: str
+    streamed: str = ""
+
+
 async def _answer(components: dict[str, Any], text: str | None, context: Context,
-                  checkpoint: str | None, thread: str | None, how: str) -> dict[str, Any]:
+                  checkpoint: str | None, thread: str | None, how: str) -> _Run:
     """Run the graph once (or resume the thread's run), shown as `how` asks.
 
     A thread of a SQLite checkpoint is held for the run (`comp_llm_graph.threads`).
@@ -238,7 +246,7 @@ async def _answer(components: dict[str, Any], text: str | None, context: Context
 
 
 async def _run(components: dict[str, Any], text: str | None, context: Context,
-               checkpoint: str | None, thread: str | None, how: str) -> dict[str, Any]:
+               checkpoint: str | None, thread: str | None, how: str) -> _Run:
     from comp_llm_graph.checkpoints import open_checkpointer
     from comp_llm_graph.graph import build_graph
 
@@ -254,18 +262,19 @@ async def _run(components: dict[str, Any], text: str | None, context: Context,
                 raise CompLLMError(f"thread {thread} is waiting for its plan to be reviewed: "
                                    "resume it with --resume --review-plan.")
         inputs = None if text is None else {"query": text}
+        streamed = ""
         if how == "review":
-            from comp_llm_graph.cli.review import reviewed_run
+            from comp_llm_graph.cli.plan_review import reviewed_run
 
             state = await reviewed_run(graph, inputs, context, config)
         elif how == "stream":
             from comp_llm_graph.cli.live import stream_answer
 
-            state = await stream_answer(graph, inputs, context, config)
+            state, streamed = await stream_answer(graph, inputs, context, config)
         elif how == "quiet":  # --json: nothing but the document
             state = await graph.ainvoke(inputs, config, context=context)
         else:
             from comp_llm_graph.cli.live import answer_with_progress
 
             state = await answer_with_progress(graph, inputs, context, config)
-    return {**state, "_thread_id": config["configurable"]["thread_id"]}
+    return _Run(state, config["configurable"]["thread_id"], streamed)

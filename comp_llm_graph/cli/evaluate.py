@@ -74,15 +74,15 @@ def eval_routing(
                 f"labels name experts that are not in the registry: {', '.join(unknown[:10])}; "
                 "add cards for them (--experts DIR) or relabel the data.")
         with Progress(console=err) as bar:
-            task = bar.add_task(f"routing ({registry.method})", total=len(rows))
+            task = bar.add_task(f"routing ({registry.router.method})", total=len(rows))
             results = evaluate_routing(registry, rows,
                                        progress=lambda n: bar.advance(task, n))
     except (CompLLMError, ValueError) as exc:
         fail(exc)
-    results["router"] = registry.method
+    results["router"] = registry.router.method
     document = {"routing": {f"{Path(data).name}_{split}": results, "routes_per_s":
-                            results["routes_per_s"], "router": registry.method}}
-    table = routing_markdown(results, f"Routing ({registry.method}) on {Path(data).name} "
+                            results["routes_per_s"], "router": registry.router.method}}
+    table = routing_markdown(results, f"Routing ({registry.router.method}) on {Path(data).name} "
                                       f"{split} ({len(rows)} questions, seed {seed})")
     write_results(document, table, json_path, markdown)
 

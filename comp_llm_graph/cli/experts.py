@@ -20,7 +20,7 @@ def experts_list(experts: ExpertFolders = None, cache_dir: CacheDir = None) -> N
     """The experts: name, backend, card file, and which router is in use."""
     try:
         registry = build_registry(experts, cache_dir)
-        table = Table(title=f"Experts (router: {registry.method})", title_justify="left")
+        table = Table(title=f"Experts (router: {registry.router.method})", title_justify="left")
         for column in ("name", "backend", "max concurrency", "card"):
             table.add_column(column, overflow="fold")
         for name in registry.names:
@@ -83,7 +83,7 @@ def experts_fit(
     out.print(plain(f"thresholds (below: fallback to {registry.fallback}): {listed}"))
     weakest = sorted(report.per_expert.items(), key=lambda item: item[1])[:3]
     out.print(plain("weakest recall: " + ", ".join(f"{e} {r:.3f}" for e, r in weakest)))
-    out.print(plain(f"saved in {registry.router_folder}; `comp-llm route` and `ask` use it", "dim"))
+    out.print(plain(f"saved in {registry.router.folder}; `comp-llm route` and `ask` use it", "dim"))
     write_results({"fit": report.__dict__}, "", json_path, None)
 
 
@@ -143,7 +143,7 @@ def experts_profile(
                 registry, Path(data), names, per_expert=per_expert, seed=seed, margin=margin,
                 budget_s=budget_s, only=chosen_only, concurrency=concurrency,
                 progress=progress, half=not check_half))
-        saved = save_profile(registry.router_folder, registry.router_key, document) \
+        saved = save_profile(registry.router.folder, registry.router.key, document) \
             if save and not check_half else None
     except (CompLLMError, ValueError, OSError) as exc:
         fail(exc)

@@ -27,7 +27,7 @@ from comp_llm_graph.cli.render import (
 
 
 async def stream_answer(graph: Any, inputs: dict[str, Any] | None, context: Any,
-                        config: dict[str, Any] | None = None) -> dict[str, Any]:
+                        config: dict[str, Any] | None = None) -> tuple[dict[str, Any], str]:
     """Run the graph, printing as it goes; return the final state and what was streamed."""
     state: dict[str, Any] = {}
     streamed: list[str] = []
@@ -59,8 +59,7 @@ async def stream_answer(graph: Any, inputs: dict[str, Any] | None, context: Any,
                         out.print(line)
     if streamed:
         out.print(Text(cleaner.flush()))
-    state["_streamed"] = "".join(streamed)
-    return state
+    return state, "".join(streamed)
 
 
 async def answer_with_progress(graph: Any, inputs: dict[str, Any] | None, context: Any,

@@ -138,7 +138,8 @@ def build_registry(experts: list[Path] | None, cache_dir: Path | None,
 
 def _check_router(registry: Any) -> None:
     """Fail before any run when `--router learned|examples` has nothing fitted to use."""
-    if registry.router in ("learned", "examples") and registry.learned_router() is None:
+    router = registry.router
+    if router.requested in ("learned", "examples") and router.learned_router() is None:
         raise CompLLMError(
-            f"--router {registry.router} needs a router fitted for these experts; run "
+            f"--router {router.requested} needs a router fitted for these experts; run "
             "`comp-llm experts fit --data DIR` (with the same --experts) first.")

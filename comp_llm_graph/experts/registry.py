@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,8 +29,6 @@ from comp_llm_graph.experts.routing.similarity import DEFAULT_THRESHOLD
 from comp_llm_graph.faults import CallPolicy, describe, policy_of
 
 if TYPE_CHECKING:
-    from comp_llm_graph.experts.routing.features import FeatureEncoder
-    from comp_llm_graph.experts.routing.learned import LearnedRouter
     from comp_llm_graph.experts.training import FitReport, Labelled
 
 __all__ = ["ROUTERS", "ExpertRegistry", "Route"]
@@ -99,12 +98,15 @@ class ExpertRegistry:
         folder = Path(persist_directory or default_cache_dir())
         if persist_directory is not None or client is None:  # written to: fail now, named
             folder = usable_cache_dir(folder, "the routing index folder (persist_directory)")
-        self.routing = Router(
+        self.router = Router(
             self.cards, fallback=fallback, threshold=threshold, method=router,
             persist_directory=folder, client=client,
             collection_name=collection_name, embeddings=embeddings, encoder=encoder,
             chroma_url=chroma_url)
-        """Picks the expert of each question (see `comp_llm_graph.experts.routing`)."""
+        """Picks the expert of each question (`comp_llm_graph.experts.routing`): its method
+        (`router.method`, `auto` resolved; `router.requested`), the fitted router for these
+        cards (`router.learned_router()`, `router.key`, `router.folder`), the card index
+        (`router.index`)."""
         self.profiled = self._apply_profile(expert_model)
         """Experts whose model the saved profile (or `expert_model`) chose."""
         self._experts: dict[str, Runnable] = {}
@@ -115,8 +117,6 @@ class ExpertRegistry:
                 backend_factory(card.backend, card)  # an unknown backend fails here, not mid-run
         self.threshold = threshold
         self.fallback = fallback
-        self.router = router
-        """The requested router: auto, similarity, learned or examples (`method` resolves it)."""
 
     def _apply_profile(self, expert_model: str | None) -> dict[str, str]:
         """Give each card without its own model the profile's choice; the choices applied."""
@@ -128,7 +128,7 @@ class ExpertRegistry:
             raise ExpertCardError(f"expert_model {expert_model!r} is not an instruct model of "
                                   f"the catalogue: use one of {', '.join(INSTRUCT_MODELS)}.")
         chosen = (dict.fromkeys(self.cards, expert_model) if expert_model else
-                  load_profile([self.routing.folder, PACKAGED_ROUTERS], self.routing.key))
+                  load_profile([self.router.folder, PACKAGED_ROUTERS], self.router.key))
         applied = {}
         for name, model in chosen.items():
             card = self.cards.get(name)
@@ -232,7 +232,7 @@ class ExpertRegistry:
                 self._experts[name] = build_expert(self.cards[name])
             return self._experts[name]
 
-    # -- routing (delegated to `self.routing`) -----------------------------------------------
+    # -- routing: the registry's verbs; the rest is `self.router`'s ---------------------------
 
     def route(self, questions: Sequence[str], *, top_k: int = 3,
               explain: bool = False) -> list[Route]:
@@ -243,7 +243,7 @@ class ExpertRegistry:
             top_k: Candidates kept per question.
             explain: Also find the nearest labelled examples (needs `fit`).
         """
-        return self.routing.route(questions, top_k=top_k, explain=explain)
+        return self.router.route(questions, top_k=top_k, explain=explain)
 
     async def aroute(self, questions: Sequence[str]) -> list[Route]:
         """Route questions in one batch, traced as a run named `route` (off the event loop).
@@ -274,45 +274,40 @@ class ExpertRegistry:
         """
         from comp_llm_graph.experts.training import fit
 
-        return fit(self.routing, rows, folds=folds, seed=seed, encoder=encoder,
+        return fit(self.router, rows, folds=folds, seed=seed, encoder=encoder,
                    progress=progress, trained_on=trained_on, cards=cards)
 
-    @property
-    def method(self) -> str:
-        """The router in use: `router`, with auto resolved."""
-        return self.routing.method
+    def index_cards(self) -> dict[str, int]:
+        """Bring the cards' Chroma index up to date, embedding only changed cards.
 
-    def learned_router(self) -> LearnedRouter | None:
-        """The router fitted for exactly these experts, if `fit` was run for them."""
-        return self.routing.learned_router()
+        Returns what it did: cards `embedded` and `reused` (also `router.index.sync_stats`).
+        """
+        return self.router.index.sync()
 
-    @property
-    def router_key(self) -> str:
-        """Names the fitted router of exactly these cards (names and routing texts)."""
-        return self.routing.key
+    def __getattr__(self, name: str) -> Any:
+        """The names this class had before `router` became the one routing attribute.
 
-    @property
-    def router_folder(self) -> Path:
-        """Where fitted routers and the exported feature model are kept (beside the index)."""
-        return self.routing.folder
+        Each still works for a while, with a `DeprecationWarning` naming its replacement.
+        """
+        if name not in _RENAMED or name == "router":
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        new, get = _RENAMED[name]
+        warnings.warn(f"ExpertRegistry.{name} is now ExpertRegistry.{new}", DeprecationWarning,
+                      stacklevel=2)
+        return get(self)
 
-    def encoder(self) -> FeatureEncoder | Any:
-        """The feature encoder of the learned and examples routers."""
-        return self.routing.encoder()
 
-    @property
-    def embeddings(self) -> Embeddings:
-        """The embedding model of the similarity index (loaded on first use)."""
-        return self.routing.index.embeddings
-
-    def sync(self) -> dict[str, int]:
-        """Bring the cards' Chroma index up to date; embed only changed cards."""
-        return self.routing.index.sync()
-
-    @property
-    def sync_stats(self) -> dict[str, int]:
-        """What the last `sync` did: cards `embedded` and `reused`."""
-        return self.routing.index.sync_stats
+_RENAMED: dict[str, tuple[str, Callable[[ExpertRegistry], Any]]] = {
+    "routing": ("router", lambda r: r.router),
+    "method": ("router.method", lambda r: r.router.method),
+    "learned_router": ("router.learned_router", lambda r: r.router.learned_router),
+    "router_key": ("router.key", lambda r: r.router.key),
+    "router_folder": ("router.folder", lambda r: r.router.folder),
+    "encoder": ("router.encoder", lambda r: r.router.encoder),
+    "embeddings": ("router.index.embeddings", lambda r: r.router.index.embeddings),
+    "sync": ("index_cards", lambda r: r.index_cards),
+    "sync_stats": ("router.index.sync_stats", lambda r: r.router.index.sync_stats),
+}
 
 
 def _openai_total(options: Mapping[str, Any], default: float | None) -> float | None:

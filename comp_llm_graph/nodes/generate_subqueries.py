@@ -48,11 +48,12 @@ __all__ = ["make_generate_subqueries"]
 
 
 def make_generate_subqueries(planner: Runnable, registry: ExpertRegistry,
-                             demonstrations: Any = None, *, react: bool = True):
+                             demonstrations: Any = None, *, baselines: bool = True):
     """Build the `generate_subqueries` node around a planner chat model and a registry.
 
     `demonstrations`: a `PlanDemonstrations` bank for the planner's examples (or None);
-    `react`: the graph has the react baseline's `decide` node (else `mode="react"` is refused).
+    `baselines`: the graph has the react baseline's `decide` node (else `mode="react"` is
+    refused), as `graph.builder(baselines=...)` says.
     """
 
     async def generate_subqueries(state: State, config: RunnableConfig,
@@ -64,7 +65,7 @@ def make_generate_subqueries(planner: Runnable, registry: ExpertRegistry,
         run_model(context.aggregator_model, "aggregator", None)  # a bad name fails now, not last
         query, instructions = turn.question, _instructions(state)
 
-        if context.mode == "react" and not react:
+        if context.mode == "react" and not baselines:
             raise CompLLMError(
                 "mode='react' runs the react baseline, which this graph was built without: "
                 "build_graph(..., baselines=True), or in LangGraph Studio the "

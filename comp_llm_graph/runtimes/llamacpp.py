@@ -42,8 +42,8 @@ from comp_llm_graph.planning.grammar import cut_at_repeat, format_grammar
 from comp_llm_graph.runtimes.catalogue import catalogue_model, model_path
 from comp_llm_graph.runtimes.gguf_file import FORMATS, converted_copy
 from comp_llm_graph.runtimes.llama_server import LlamaServer, ServerSettings, use_server
+from comp_llm_graph.runtimes.logprobs import letter_logprobs, reply_logprobs
 from comp_llm_graph.runtimes.pool import DEFAULTS, threads_from_environment
-from comp_llm_graph.runtimes.scoring import letter_logprobs, reply_logprobs
 from comp_llm_graph.runtimes.tokenizer import gguf_tokenizer
 from comp_llm_graph.runtimes.weights import package_folder
 
@@ -192,7 +192,7 @@ class LlamaCppChatModel(BaseChatModel):
     def score_replies(self, messages: list[BaseMessage], replies: list[str]) -> list[float]:
         """The log-probability this model gives each reply as its answer to `messages`.
 
-        Summed over the reply's tokens (`runtimes/scoring.py`); the replies run in parallel.
+        Summed over the reply's tokens (`runtimes/logprobs.py`); the replies run in parallel.
 
         Raises:
             ValueError: the model's vocabulary cannot be rebuilt (`supports_scoring` is False).

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.real
 
 def test_chroma_inner_products_give_the_learned_routers_decisions(tmp_path):
     registry = ExpertRegistry.from_folders(persist_directory=tmp_path)
-    router = registry.routing
+    router = registry.router
     learned = router.learned_router()
     assert learned is not None and router.method == "learned"
     questions = [q for q, _ in LABELLED] + ["What is 15% of 240?", "Who wrote Hamlet?"]

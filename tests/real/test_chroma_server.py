@@ -49,9 +49,9 @@ def test_the_index_lives_on_the_server_and_survives_a_restart(tmp_path):
     try:
         registry = ExpertRegistry.from_folders((), chroma_url=url,
                                                persist_directory=tmp_path / "cache")
-        assert registry.sync() == {"embedded": len(registry.cards), "reused": 0}
+        assert registry.index_cards() == {"embedded": len(registry.cards), "reused": 0}
         first = registry.route(["What is the derivative of x squared?"])[0]  # learned, in Chroma
-        assert registry.routing.store.url == url
+        assert registry.router.store.url == url
         assert not (tmp_path / "cache" / "chroma.sqlite3").exists()  # nothing on disk here
     finally:
         stop_server(server, log)
@@ -59,7 +59,7 @@ def test_the_index_lives_on_the_server_and_survives_a_restart(tmp_path):
     try:
         again = ExpertRegistry.from_folders((), chroma_url=url,
                                             persist_directory=tmp_path / "cache")
-        assert again.sync() == {"embedded": 0, "reused": len(again.cards)}  # not re-embedded
+        assert again.index_cards() == {"embedded": 0, "reused": len(again.cards)}  # not re-embedded
         second = again.route(["What is the derivative of x squared?"])[0]
         assert (second.expert, second.score) == (first.expert, first.score)
         result = CliRunner().invoke(app, ["--chroma-url", url, "route", "--json",

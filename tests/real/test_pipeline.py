@@ -61,7 +61,7 @@ MMLU_TO_EXPERT = {"computer science": "computer_science"}
 def registry(tmp_path_factory) -> ExpertRegistry:
     registry = ExpertRegistry.from_folders([], persist_directory=tmp_path_factory.mktemp("index"),
                                            router="similarity")
-    registry.sync()
+    registry.index_cards()
     return registry
 
 
@@ -93,7 +93,7 @@ def test_minilm_chroma_routes_mmlu_questions_far_above_chance(registry):
 def test_packaged_learned_router_routes_labelled_questions(tmp_path):
     """The default pack ships a router fitted on MMLU dev+val; it is used without any fit."""
     learned = ExpertRegistry.from_folders([], persist_directory=tmp_path)
-    assert learned.method == "learned"
+    assert learned.router.method == "learned"
     domain = [(q, label) for q, label in LABELLED if label != "generalist"]
     routes = learned.route([q for q, _ in domain])
     assert {r.method for r in routes} == {"learned"}
@@ -103,11 +103,11 @@ def test_packaged_learned_router_routes_labelled_questions(tmp_path):
 
 def test_persistent_index_is_reused(registry, tmp_path):
     first = ExpertRegistry.from_folders([], persist_directory=tmp_path, router="similarity",
-                                        embeddings=registry.embeddings)
-    assert first.sync()["embedded"] == len(first.cards)
+                                        embeddings=registry.router.index.embeddings)
+    assert first.index_cards()["embedded"] == len(first.cards)
     second = ExpertRegistry.from_folders([], persist_directory=tmp_path, router="similarity",
-                                         embeddings=registry.embeddings)
-    assert second.sync() == {"embedded": 0, "reused": len(second.cards)}
+                                         embeddings=registry.router.index.embeddings)
+    assert second.index_cards() == {"embedded": 0, "reused": len(second.cards)}
     assert second.route(["What is the capital of Australia?"])[0].expert == "geography"
 
 

@@ -90,7 +90,7 @@ def test_the_shipped_router_extended_to_an_added_card_routes_to_it(tmp_path):
     registry = ExpertRegistry([*pack, astronomy], persist_directory=tmp_path)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        assert registry.method == "learned"
+        assert registry.router.method == "learned"
     assert any(issubclass(w.category, RoutingChangedWarning) for w in caught)
     routes = registry.route(["What is the brightest star in the night sky?",
                              "What is the capital of Australia?"])

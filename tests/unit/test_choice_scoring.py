@@ -11,7 +11,7 @@ from comp_llm_graph.experts import load_card
 from comp_llm_graph.experts.cards import ExpertCard
 from comp_llm_graph.experts.letters import CONTENT_FREE
 from comp_llm_graph.experts.llm_expert import llm_expert
-from comp_llm_graph.runtimes.scoring import letter_logprobs
+from comp_llm_graph.runtimes.logprobs import letter_logprobs
 
 QUESTION = "What is the capital of France?\n(A) Berlin (B) Paris (C) Madrid (D) Rome"
 

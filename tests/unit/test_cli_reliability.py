@@ -225,7 +225,7 @@ def test_a_registry_on_a_file_is_a_clear_error(tmp_path):
     (tmp_path / "file").write_text("not a folder")
     with pytest.raises(CompLLMError, match="is not a folder"):
         ExpertRegistry(CARDS, embeddings=KeywordEmbeddings(),
-                       persist_directory=tmp_path / "file").sync()
+                       persist_directory=tmp_path / "file").index_cards()
 
 
 # -- 6. --planner-url, route --file -------------------------------------------------------------

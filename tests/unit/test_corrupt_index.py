@@ -29,7 +29,7 @@ def _registry(folder: Path) -> ExpertRegistry:
 
 def _built(folder: Path) -> Path:
     """An index of the test cards in `folder`; its SQLite file."""
-    _registry(folder).sync()
+    _registry(folder).index_cards()
     return folder / recovery.DB_FILE
 
 
@@ -53,12 +53,13 @@ def test_a_corrupt_index_is_moved_aside_and_rebuilt_with_a_warning(tmp_path, cap
         [route] = registry.route([QUESTION])
     assert route.expert == "geography"
     [moved] = _moved(tmp_path)
-    assert (moved / recovery.DB_FILE).is_file() and registry.sync_stats["embedded"] == len(CARDS)
+    assert (moved / recovery.DB_FILE).is_file()
+    assert registry.router.index.sync_stats["embedded"] == len(CARDS)
     warning = caplog.text
     assert f"the routing index in {tmp_path} was corrupt" in warning
     assert str(moved) in warning and "rebuilt from the cards" in warning
     again = _registry(tmp_path)  # the rebuilt index is a sound one: reused, nothing moved
-    assert again.sync() == {"embedded": 0, "reused": len(CARDS)} and len(_moved(tmp_path)) == 1
+    assert again.index_cards() == {"embedded": 0, "reused": len(CARDS)} and len(_moved(tmp_path)) == 1
 
 
 def test_an_unreadable_vector_segment_is_moved_aside_and_rebuilt(tmp_path, caplog):
@@ -70,7 +71,7 @@ def test_an_unreadable_vector_segment_is_moved_aside_and_rebuilt(tmp_path, caplo
         return ExpertRegistry(cards, embeddings=KeywordEmbeddings(), persist_directory=tmp_path,
                               experts={})
 
-    registry().sync()
+    registry().index_cards()
     recovery.forget_system(tmp_path, only_unused=False)  # as in a new process: files read again
     [segment] = [p for p in tmp_path.iterdir() if p.is_dir()]
     (segment / "index_metadata.pickle").write_bytes(b"garbage, not a pickle")
@@ -85,9 +86,9 @@ def test_an_unreadable_vector_segment_is_moved_aside_and_rebuilt(tmp_path, caplo
 def test_corruption_found_mid_run_rebuilds_and_routes(tmp_path, monkeypatch):
     db = _built(tmp_path)
     registry = _registry(tmp_path)
-    registry.sync()  # the store is open and the collection handed out
+    registry.index_cards()  # the store is open and the collection handed out
     _truncate(db)
-    checked = registry.routing.index._collection
+    checked = registry.router.index._collection
 
     def failing(*args, **kwargs):
         raise InternalError("Error executing plan: database disk image is malformed")
@@ -95,14 +96,14 @@ def test_corruption_found_mid_run_rebuilds_and_routes(tmp_path, monkeypatch):
     monkeypatch.setattr(checked._collection, "query", failing)
     [route] = registry.route([QUESTION])
     assert route.expert == "geography" and len(_moved(tmp_path)) == 1
-    assert registry.routing.index._collection is not checked  # fetched again from the new store
+    assert registry.router.index._collection is not checked  # fetched again from the new store
 
 
 def test_a_chroma_error_on_a_sound_store_is_not_a_corruption(tmp_path, monkeypatch):
     _built(tmp_path)
     registry = _registry(tmp_path)
-    registry.sync()
-    inner = registry.routing.index._collection._collection
+    registry.index_cards()
+    inner = registry.router.index._collection._collection
 
     def failing(*args, **kwargs):
         raise InternalError("something else went wrong")

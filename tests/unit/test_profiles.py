@@ -46,7 +46,7 @@ def _card(name, **extra):
 
 def test_the_registry_gives_the_profile_choice_to_cards_without_a_model(tmp_path):
     cards = [_card("generalist"), _card("coding", model="qwen2.5-coder-0.5b")]
-    key = _registry(tmp_path, cards).router_key
+    key = _registry(tmp_path, cards).router.key
     save_profile(tmp_path / "router", key, {"experts": {
         "generalist": {"chosen": "qwen2.5-coder-1.5b"},
         "coding": {"chosen": "smollm2-135m"}}})

@@ -77,14 +77,14 @@ def test_saved_router_loads_only_for_the_same_experts(tmp_path):
     router, _, _ = fit_router(ROWS, KeywordFeatures(), experts=[c.name for c in CARDS],
                               fallback="generalist", folds=3)
     registry = fake_registry()
-    router.save(tmp_path, registry.router_key)
-    again = LearnedRouter.load(tmp_path, registry.router_key)
+    router.save(tmp_path, registry.router.key)
+    again = LearnedRouter.load(tmp_path, registry.router.key)
     features = KeywordFeatures()(["When did empire Q fall?"])
     assert np.allclose(again.probabilities(features), router.probabilities(features))
     edited = [*CARDS[:-1], card("generalist", "general knowledge, trivia and culture",
                                 ["Tell me something."])]
-    other_key = ExpertRegistry(edited, embeddings=KeywordEmbeddings(), experts={}).router_key
-    assert other_key != registry.router_key  # an edited card: the router no longer applies
+    other_key = ExpertRegistry(edited, embeddings=KeywordEmbeddings(), experts={}).router.key
+    assert other_key != registry.router.key  # an edited card: the router no longer applies
     assert LearnedRouter.load(tmp_path, other_key) is None
 
 
@@ -100,11 +100,11 @@ def test_a_damaged_router_file_is_a_clear_error(tmp_path):
 def test_registry_fit_switches_auto_routing_to_learned(tmp_path):
     features = KeywordFeatures()
     registry = fake_registry(encoder=features, persist_directory=tmp_path)
-    assert registry.method == "similarity"
+    assert registry.router.method == "similarity"
     report = registry.fit(ROWS, folds=4)
-    assert registry.method == "learned"
+    assert registry.router.method == "learned"
     assert 0.0 <= report.before <= 1.0 and report.after == 1.0
-    assert registry.learned_router().info["before_method"] == "similarity"
+    assert registry.router.learned_router().info["before_method"] == "similarity"
     routes = registry.route(["What is the capital city of country Q?", "What is 2 plus 2?"],
                             explain=True)
     assert [r.expert for r in routes] == ["geography", "math"]
@@ -114,7 +114,7 @@ def test_registry_fit_switches_auto_routing_to_learned(tmp_path):
     fresh_features = KeywordFeatures()
     fresh = ExpertRegistry(CARDS, encoder=fresh_features, persist_directory=tmp_path,
                            embeddings=KeywordEmbeddings(), experts={})
-    assert fresh.method == "learned"
+    assert fresh.router.method == "learned"
     fresh.route(["a", "b", "c", "d"])
     assert fresh_features.calls == [4]
     # a card added: the saved router is extended to it by its capability vector, and says so
@@ -122,14 +122,14 @@ def test_registry_fit_switches_auto_routing_to_learned(tmp_path):
                            encoder=features, persist_directory=tmp_path,
                            embeddings=KeywordEmbeddings(), experts={})
     with pytest.warns(RoutingChangedWarning, match="extended to them.*added: art"):
-        assert other.method == "learned"
-    assert other.learned_router().experts[-1] == "art"
+        assert other.router.method == "learned"
+    assert other.router.learned_router().experts[-1] == "art"
     assert other.route(["Who painted the paintings of painters?"])[0].expert == "art"
     assert other.route(["What is the capital city of country C?"])[0].expert == "geography"
     # a fitted card gone: the saved router does not apply
     others = [c for c in CARDS if c.name != "history"]
     assert ExpertRegistry([*others, ART], encoder=features, persist_directory=tmp_path,
-                          embeddings=KeywordEmbeddings(), experts={}).method == "similarity"
+                          embeddings=KeywordEmbeddings(), experts={}).router.method == "similarity"
     with pytest.raises(CompLLMError, match="run `comp-llm experts fit"):
         ExpertRegistry([*others, ART],
                        encoder=features, persist_directory=tmp_path, router="learned",
@@ -140,8 +140,8 @@ def test_examples_router_sums_the_nearest_labelled_questions(tmp_path):
     registry = fake_registry(encoder=KeywordFeatures(), persist_directory=tmp_path)
     registry.fit(ROWS, folds=4)
     examples = fake_registry(encoder=KeywordFeatures(), persist_directory=tmp_path,
-                             client=registry.routing.store.client, router="examples",
-                             collection_name=registry.routing.index.collection_name)
+                             client=registry.router.store.client, router="examples",
+                             collection_name=registry.router.index.collection_name)
     route = examples.route(["When did empire Z fall after the war?"])[0]
     assert route.method == "examples" and route.expert == "history"
     assert route.score == pytest.approx(sum(s for _, s in route.candidates[:1]))

@@ -35,19 +35,19 @@ def test_below_threshold_uses_fallback():
 
 def test_persistent_index_reembeds_only_changed_cards(tmp_path):
     first = KeywordEmbeddings()
-    ExpertRegistry(CARDS, embeddings=first, persist_directory=tmp_path, experts={}).sync()
+    ExpertRegistry(CARDS, embeddings=first, persist_directory=tmp_path, experts={}).index_cards()
     assert first.calls == [sum(len(c.routing_texts()) for c in CARDS)]
 
     again = KeywordEmbeddings()
     registry = ExpertRegistry(CARDS, embeddings=again, persist_directory=tmp_path)
-    assert registry.sync() == {"embedded": 0, "reused": len(CARDS)}
+    assert registry.index_cards() == {"embedded": 0, "reused": len(CARDS)}
     assert again.calls == []
 
     changed = [*CARDS[:-1], card("generalist", "general knowledge trivia and culture",
                                  ["Tell me a fact.", "Who sings it?"])]
     third = KeywordEmbeddings()
     registry = ExpertRegistry(changed, embeddings=third, persist_directory=tmp_path)
-    assert registry.sync() == {"embedded": 1, "reused": len(CARDS) - 1}
+    assert registry.index_cards() == {"embedded": 1, "reused": len(CARDS) - 1}
     assert third.calls == [3]
     # the old texts of the changed card are gone
     assert registry.route(["general knowledge anything else"])[0].candidates[0][1] < 0.99
@@ -56,7 +56,7 @@ def test_persistent_index_reembeds_only_changed_cards(tmp_path):
 def test_registry_only_routes_to_its_own_cards(tmp_path):
     """Two registries sharing a store do not see each other's experts."""
     ExpertRegistry([*CARDS, card("astronomy", "stars planets galaxies", ["What is a star?"])],
-                   embeddings=KeywordEmbeddings(), persist_directory=tmp_path).sync()
+                   embeddings=KeywordEmbeddings(), persist_directory=tmp_path).index_cards()
     registry = ExpertRegistry(CARDS, embeddings=KeywordEmbeddings(), persist_directory=tmp_path)
     route = registry.route(["What is a star? stars planets galaxies"])[0]
     assert "astronomy" not in [name for name, _ in route.candidates]

@@ -350,7 +350,7 @@ def test_card_max_concurrency_must_be_positive():
 def test_random_dags_respect_the_suite_bounds():
     import random
 
-    from comp_llm_graph.evaluation.bench import random_dag
+    from comp_llm_graph.evaluation.executor_bench import random_dag
 
     rng = random.Random(1)
     for k in range(50):
