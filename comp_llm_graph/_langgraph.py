@@ -1,21 +1,22 @@
-"""The one place that reads LangGraph internals: results saved by an interrupted step.
+"""The one place that relies on LangGraph internals, each with a test that fails if it moves.
 
-(And whether a task has a checkpointer at all, from the same config key; and `recast`, the
-compiled graph given the package's subclass, since `compile` takes no class.)
+`tests/unit/test_langgraph_internals.py` has one test per reliance; after upgrading LangGraph,
+fix this module before anything else.
 
-When a step is resumed from a checkpoint, LangGraph re-runs only the branches whose writes were
-not saved; the saved ones sit in the step's checkpoint as *pending writes*. A resumed branch that
-waits for a sibling's answer (start-as-ready scheduling) must read it there. LangGraph has no
-public API for "the pending writes of the step I am running in", so this module relies on:
-
-- `langgraph._internal._constants.CONFIG_KEY_CHECKPOINTER`: the checkpointer, in a task's
-  `configurable`;
-- `CONFIG_KEY_CHECKPOINT_NS` / `NS_SEP`: the task's namespace (`node:task_id`), whose parent
-  names the graph the step belongs to;
-- `CONFIG_KEY_CHECKPOINT_MAP`: namespace -> id of the checkpoint the step started from.
-
-Tested by `tests/unit/test_langgraph_internals.py`, which fails loudly if an upgrade of LangGraph
-moves or renames any of these.
+1. **Pending writes.** When a step is resumed from a checkpoint, LangGraph re-runs only the
+   branches whose writes were not saved; the saved ones sit in the step's checkpoint as *pending
+   writes*. A resumed branch that waits for a sibling's answer (start-as-ready scheduling) must
+   read it there (`step_pending_writes`). LangGraph has no public API for "the pending writes of
+   the step I am running in", so this relies on
+   `langgraph._internal._constants.CONFIG_KEY_CHECKPOINTER` (the checkpointer, in a task's
+   `configurable`; also read by `has_checkpointer`), `CONFIG_KEY_CHECKPOINT_NS` / `NS_SEP` (the
+   task's namespace, `node:task_id`, whose parent names the graph the step belongs to) and
+   `CONFIG_KEY_CHECKPOINT_MAP` (namespace -> id of the checkpoint the step started from).
+2. **The compiled graph's class.** `StateGraph.compile` takes no class, so `recast` gives the
+   compiled graph the package's subclass (`sync.CompLLMGraph`) after the fact.
+3. **`ainvoke` runs `astream`.** `CompLLMGraph` overrides only `astream` (one run per thread,
+   the scheduler's invocation, the stream view), and relies on `Pregel.ainvoke` (and so
+   `abatch`) running through it, as LangGraph's own `ainvoke` does today.
 """
 
 from __future__ import annotations

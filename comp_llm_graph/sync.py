@@ -84,7 +84,7 @@ class CompLLMGraph(CompiledStateGraph):
 
     async def astream(self, input: Any, config: Any = None, **kwargs: Any
                       ) -> AsyncIterator[Any]:
-        """LangGraph's `astream` (which `ainvoke` runs), as one scheduler invocation.
+        """LangGraph's `astream` as one scheduler invocation (`ainvoke` runs it: `_langgraph`).
 
         However the run ends (finished, interrupted, cancelled, failed), the scheduler then
         forgets what it kept for the run's branches (`Scheduler.invocation`). A run on a thread

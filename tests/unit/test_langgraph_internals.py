@@ -74,3 +74,27 @@ def test_recast_gives_the_compiled_graph_the_subclass_and_nothing_else():
     assert type(graph) is CompLLMGraph and recast(graph, CompLLMGraph) is graph
     with pytest.raises(TypeError, match="does not extend"):
         recast(graph, dict)
+
+
+async def test_ainvoke_and_abatch_run_through_astream():
+    """`CompLLMGraph` overrides only `astream`; every async entry point must pass through it."""
+    from langgraph.graph.state import CompiledStateGraph
+
+    from comp_llm_graph._langgraph import recast
+
+    class Counting(CompiledStateGraph):
+        runs = 0
+
+        async def astream(self, *args, **kwargs):
+            type(self).runs += 1
+            async for chunk in super().astream(*args, **kwargs):
+                yield chunk
+
+    builder = StateGraph(_State)
+    builder.add_node("one", lambda state: {"items": ["a"]})
+    builder.add_edge(START, "one")
+    graph = recast(builder.compile(), Counting)
+    assert (await graph.ainvoke({"items": []}))["items"] == ["a"]
+    assert Counting.runs == 1
+    await graph.abatch([{"items": []}, {"items": []}])
+    assert Counting.runs == 3
