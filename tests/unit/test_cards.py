@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from comp_llm_graph import ExpertCard
 from comp_llm_graph.errors import ExpertCardError
 from comp_llm_graph.experts import DEFAULT_PACK, ExpertRegistry, load_card, load_cards
 from tests.fakes import KeywordEmbeddings
@@ -68,3 +69,23 @@ def test_empty_or_missing_folder_and_duplicate_names(tmp_path):
     write(tmp_path, "b.yaml", "name: same\n" + body)
     with pytest.raises(ExpertCardError, match="already used by"):
         load_cards(tmp_path)
+
+
+def test_card_max_concurrency_must_be_positive():
+    with pytest.raises(ValueError, match="max_concurrency"):
+        ExpertCard(name="x", description="a long enough description", examples=["e"],
+                   backend="smollm2", max_concurrency=0)
+
+
+@pytest.mark.parametrize("timeout", [".inf", ".nan", "0", "3600"])
+def test_a_sympy_timeout_that_is_not_a_bounded_number_is_a_card_error(tmp_path, timeout):
+    card = tmp_path / "m.yaml"
+    card.write_text(f"name: m\ndescription: arithmetic\nexamples: ['What is 2+2?']\n"
+                    f"backend: sympy\n"
+                    f"options: {{sympy_timeout: {timeout}}}\n")
+    from comp_llm_graph.experts import ExpertRegistry
+    from tests.fakes import KeywordEmbeddings
+
+    with pytest.raises(ExpertCardError, match="sympy_timeout must be a number of seconds"):
+        ExpertRegistry.from_folders([tmp_path], embeddings=KeywordEmbeddings(),
+                                    persist_directory=tmp_path / "index")

@@ -11,7 +11,7 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 
 from comp_llm_graph import CompLLMChat, Context, comp_llm_tool
-from tests.unit.test_chat import TWO, _graph
+from tests.unit.test_generate_subqueries import TWO, _graph
 
 
 def test_a_chain_prompt_model_parser_answers_with_the_graph():

@@ -296,3 +296,22 @@ def test_ctrl_c_is_interrupted_with_status_130():
     done = _run_main("KeyboardInterrupt")
     assert done.returncode == 130
     assert done.stderr.strip() == "interrupted"
+
+
+def test_route_file_without_line_breaks_is_refused_at_the_bound():
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result = runner.invoke(app, ["route", "--file", "/dev/zero"])
+    assert result.exit_code == 2
+    assert "longer than route --file reads (64 MiB or 100,000 lines)" in result.output
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mb < 200, grown_mb
+
+
+def test_route_file_names_long_lines_by_their_number_among_normal_ones(tmp_path):
+    questions = tmp_path / "q.txt"
+    questions.write_text("x" * 20_000 + "\nWho wrote Hamlet?\n\nWhat is 2 plus 2?\n")
+    result = runner.invoke(app, ["route", "--file", str(questions)])
+    assert result.exit_code == 2
+    assert "line(s) 3 are blank" in result.output

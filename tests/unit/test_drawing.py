@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from comp_llm_graph.cli import app
 from comp_llm_graph.drawing import draw_plan, plan_depths, plan_mermaid
+from comp_llm_graph.runtimes.pool import DEFAULTS
+from tests.unit.test_cli_reliability import _fake_pipeline
 
 STATE = {
     "query": "Who led the country whose capital is Lima, and what is 3 plus 4?",
@@ -15,6 +23,14 @@ STATE = {
     "answers": {"q1": {"started_at": 10.0, "finished_at": 10.5},
                 "q2": {"started_at": 10.5, "finished_at": 11.75}},
 }
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _reset_model_settings():
+    yield
+    DEFAULTS.update(max_batch_size=8, threads=None)  # `ask` sets them process-wide
 
 
 def test_mermaid_has_every_sub_query_its_expert_seconds_and_dependencies():
@@ -29,3 +45,42 @@ def test_depths_and_the_png(tmp_path):
     assert plan_depths(STATE["plan"]) == {"q1": 0, "q2": 1, "q3": 0}
     path = draw_plan(STATE, tmp_path / "plan.png")
     assert path.read_bytes()[:4] == b"\x89PNG" and path.stat().st_size > 5000
+
+
+def test_draw_to_mmd_writes_the_mermaid_text_after_the_answer(monkeypatch, tmp_path):
+    _fake_pipeline(monkeypatch, answer="Lima", final="Lima")
+    result = runner.invoke(app, ["ask", "--draw", str(tmp_path / "plan.mmd"), "Two things?"])
+    assert result.exit_code == 0, result.output
+    assert "Lima" in result.output
+    assert (tmp_path / "plan.mmd").read_text().startswith("flowchart")
+
+
+def test_draw_to_an_unknown_format_is_refused_before_the_run(monkeypatch, tmp_path):
+    asked = _fake_pipeline(monkeypatch)
+    result = runner.invoke(app, ["ask", "--draw", str(tmp_path / "plan.foo"), "Two things?"])
+    assert result.exit_code == 2
+    assert "--draw writes an image" in result.output and asked == []
+
+
+def test_a_question_with_dollar_signs_is_drawn_as_text(monkeypatch, tmp_path):
+    _fake_pipeline(monkeypatch, answer="Yes", final="Yes")
+    from comp_llm_graph.drawing import draw_plan
+
+    state = {"query": "Is $a_$ a variable name?", "plan": [
+        {"id": "q1", "question": "Is $a_$ a variable name?", "depends_on": [], "expert": "x"}],
+        "answers": {}}
+    assert draw_plan(state, tmp_path / "m.png").stat().st_size > 0
+
+
+def test_a_drawing_that_fails_after_the_run_keeps_the_answer(monkeypatch, tmp_path):
+    _fake_pipeline(monkeypatch, answer="Lima", final="Lima")
+    import comp_llm_graph.drawing as drawing
+
+    def broken(*_args, **_kwargs):
+        raise ValueError("cannot render")
+
+    monkeypatch.setattr(drawing, "draw_plan", broken)
+    result = runner.invoke(app, ["ask", "--json", "--draw", str(tmp_path / "p.png"), "Two?"])
+    assert result.exit_code == 2
+    assert json.loads(result.stdout[:result.stdout.rindex("}") + 1])["final_answer"] == "Lima"
+    assert "the answer is above; the drawing could not be written" in result.output

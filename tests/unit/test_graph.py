@@ -49,13 +49,14 @@ async def test_full_run_routes_executes_and_aggregates():
 
 
 async def test_independent_branches_run_in_parallel():
-    """Two independent 0.6 s experts finish in clearly less than the 1.2 s sum."""
+    """Two independent experts overlap: each starts before the other has finished.
+
+    How much time that saves is measured by `comp-llm bench scheduler`, not asserted here.
+    """
     experts = {c.name: slow_expert(c.name, 0.6) for c in CARDS}
     graph = graph_with([TWO_INDEPENDENT], experts=experts)
     state = await graph.ainvoke({"query": "Capital of Peru and 3 plus 4?"})
     a, b = state["answers"]["q1"], state["answers"]["q2"]
-    span = max(a["finished_at"], b["finished_at"]) - min(a["started_at"], b["started_at"])
-    assert span < 0.95, span
     assert a["started_at"] < b["finished_at"] and b["started_at"] < a["finished_at"]
 
 

@@ -196,3 +196,25 @@ async def test_a_failing_planner_in_the_react_loop_is_recorded_not_raised():
     problems = [a["problems"] for a in state["planning"]["attempts"]]
     assert problems[0] == ["the planner failed: ConnectionError: planner server down"]
     assert state["plan"][0]["question"] == "What is 3 plus 4?"  # the whole query was asked
+
+
+@pytest.mark.parametrize(("edit", "problem"), [
+    ([{"id": f"q{i}", "question": f"Question {i}? " + "x" * 4_990} for i in range(1, 6)],
+     "characters, more than 20,000 (MAX_PLAN_CHARS)"),
+    ([{"id": "q1", "question": "What? " + "x" * 4_100}], "more than 4,000 characters"),
+    ('{"subqueries": [{"id": "q1", "question": "A?"}, {"id": "q2", "question": "B?"}, {"id": "q3',
+     "not complete JSON"),
+])
+async def test_an_edit_that_would_be_cut_is_refused_and_nothing_runs(edit, problem):
+    from langgraph.types import Command
+
+    from comp_llm_graph import Context
+    from tests.unit.test_review import CONFIG, TWO, _graph
+
+    asked: list[str] = []
+    graph = _graph(TWO, asked)
+    await graph.ainvoke({"query": "Capital of Peru, and 3 plus 4?"}, CONFIG,
+                        context=Context(review_plan=True))
+    again = await graph.ainvoke(Command(resume=edit), CONFIG, context=Context(review_plan=True))
+    assert problem in again["__interrupt__"][0].value["problems"][0]
+    assert asked == []

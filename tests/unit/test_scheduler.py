@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-import time
 
 import pytest
 from langchain_core.runnables import RunnableLambda
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
-from comp_llm_graph import Context, ExpertCard, ExpertRegistry, build_graph
-from comp_llm_graph.runtimes.batching import Batcher, Generation, Request
-from comp_llm_graph.runtimes.pool import MemoryBudgetError, ModelPool
+from comp_llm_graph import Context, ExpertRegistry, build_graph
 from comp_llm_graph.scheduler import SCHEDULER, critical_path, remaining_path
 from tests.fakes import CARDS, KeywordEmbeddings, ephemeral_client, planner, whole_planner
 
@@ -74,17 +70,16 @@ def test_remaining_and_critical_path():
 
 
 async def test_ready_schedule_starts_each_sub_query_when_its_inputs_are_done():
-    """C starts when A ends, not when the slow B of A's wave ends: makespan = critical path."""
+    """C starts when A ends, not when the slow B of A's wave ends (the makespans are measured by
+    `comp-llm bench scheduler`, not asserted here)."""
     calls: list[str] = []
     ready = await graph_on(BARRIER_DAG, timed_expert(calls)).ainvoke(
         {"query": "barrier"}, context=Context(schedule="ready"))
     waves = await graph_on(BARRIER_DAG, timed_expert(calls)).ainvoke(
         {"query": "barrier"}, context=Context(schedule="waves"))
-    assert ready["timings"]["execute"] < 1.1, ready["timings"]
-    assert waves["timings"]["execute"] > 1.4, waves["timings"]
-    r = spans(ready)
-    assert r["q3"][0] - r["q1"][1] < 0.05  # C right after A
-    assert r["q3"][0] < r["q2"][1] - 0.3  # ... while B still runs
+    r, w = spans(ready), spans(waves)
+    assert r["q1"][1] <= r["q3"][0] < r["q2"][1]  # C after A, while B still runs
+    assert w["q3"][0] >= w["q2"][1]  # in waves C waits for the slow B of A's wave
     assert r["q4"][0] >= r["q3"][1] - 0.001
     assert ready["answers"]["q3"]["question"].startswith("C: When did the empire fall?")
     assert {k: a["answer"] for k, a in ready["answers"].items()} == {
@@ -204,183 +199,12 @@ async def test_resume_from_checkpoint_does_not_rerun_finished_sub_queries(tmp_pa
     assert state["aggregation"]["added"] == ["q4"]
 
 
-async def test_react_mode_asks_one_sub_query_at_a_time_until_finish():
-    decisions = planner(
-        '{"action": "ask", "question": "What is the capital of Peru?"}',
-        '{"action": "ask", "question": "What is 3 plus 4?"}',
-        '{"action": "finish"}',
-    )
-    calls: list[str] = []
-    registry = registry_with(timed_expert(calls, {"W": 0.05}))
-    graph = build_graph(planner=decisions, registry=registry, aggregator=planner("FINAL"),
-                        baselines=True)
-    state = await graph.ainvoke({"query": "Capital of Peru and 3 plus 4?"},
-                                context=Context(mode="react"))
-    assert [(s["id"], s["expert"], s["depends_on"]) for s in state["plan"]] == [
-        ("q1", "geography", []), ("q2", "math", ["q1"])]
-    assert state["planning"]["status"] == "react"
-    assert len(state["planning"]["attempts"]) == 3
-    assert calls == ["W", "W"]
-    # The end point's answer is not in "FINAL": it is added, labelled.
-    assert state["final_answer"] == "FINAL\n\nWhat is 3 plus 4? answer W"
-    assert state["aggregation"]["added"] == ["q2"]
-    s = spans(state)
-    assert s["q2"][0] >= s["q1"][1]
-
-
-async def test_react_mode_stops_at_max_subqueries_and_never_finishes_empty():
-    asks = planner('{"action": "finish"}', *[json.dumps({"action": "ask", "question": f"Q{i}?"})
-                                            for i in range(5)])
-    calls: list[str] = []
-    registry = registry_with(timed_expert(calls))
-    graph = build_graph(planner=asks, registry=registry, aggregator=planner("FINAL"),
-                        baselines=True)
-    state = await graph.ainvoke({"query": "What is 3 plus 4?"},
-                                context=Context(mode="react", max_subqueries=2))
-    assert state["plan"][0]["question"] == "What is 3 plus 4?"
-    assert "finished before asking anything" in state["planning"]["attempts"][0]["repairs"][0]
-    assert len(state["plan"]) == 2
-
-
 # -- the model pool ------------------------------------------------------------------------------
-
-
-def test_pool_unloads_the_least_recently_used_idle_model_to_stay_in_budget():
-    pool = ModelPool(budget_bytes=100)
-    loads: list[str] = []
-
-    def loader(name):
-        return lambda: (loads.append(name) or name, None)
-
-    for name in ["a", "b", "a", "c"]:
-        with pool.use(name, loader(name), 45) as (model, _):
-            assert model == name
-            assert sum(pool.resident.values()) <= 100
-    assert loads == ["a", "b", "c"]  # "a" was resident when used again
-    assert set(pool.resident) == {"a", "c"}  # "b" was the least recently used
-    assert pool.unloads["b"] == 1
-
-
-def test_pool_refuses_a_model_larger_than_the_budget():
-    pool = ModelPool(budget_bytes=10)
-    with pytest.raises(MemoryBudgetError, match="more than the memory budget"):
-        with pool.use("big", lambda: ("big", None), 11):
-            pass
-
-
-def test_pool_waits_for_a_busy_model_instead_of_exceeding_the_budget():
-    pool = ModelPool(budget_bytes=100)
-    resident_max: list[int] = []
-    order: list[str] = []
-    holding = threading.Event()
-
-    def hold_a():
-        with pool.use("a", lambda: ("a", None), 60):
-            holding.set()
-            time.sleep(0.3)
-            order.append("a done")
-
-    thread = threading.Thread(target=hold_a)
-    thread.start()
-    holding.wait()
-    with pool.use("b", lambda: ("b", None), 60):
-        order.append("b loaded")
-        resident_max.append(sum(pool.resident.values()))
-    thread.join()
-    assert order == ["a done", "b loaded"]
-    assert resident_max == [60]
 
 
 # -- batching ------------------------------------------------------------------------------------
 
 
-def fake_batch_runner(sizes: list[int], seconds: float = 0.1):
-    def run(batch: list[Request]) -> list[Generation]:
-        sizes.append(len(batch))
-        time.sleep(seconds)
-        return [Generation(r.chat[-1]["content"].upper(), 1, 1, len(batch)) for r in batch]
-
-    return run
-
-
-def request(text: str, grammar: str | None = None) -> Request:
-    return Request([{"role": "user", "content": text}], 8, None, grammar)
-
-
-async def test_concurrent_calls_are_generated_in_one_batch():
-    sizes: list[int] = []
-    batcher = Batcher(fake_batch_runner(sizes), max_batch_size=8)
-    futures = [asyncio.wrap_future(batcher.submit(request(f"q{i}"))) for i in range(4)]
-    results = await asyncio.gather(*futures)
-    assert [r.text for r in results] == ["Q0", "Q1", "Q2", "Q3"]
-    assert sizes == [4]
-    assert {r.batch_size for r in results} == {4}
-
-
-async def test_calls_arriving_during_a_batch_form_the_next_one_and_grammar_runs_alone():
-    sizes: list[int] = []
-    batcher = Batcher(fake_batch_runner(sizes, 0.2), max_batch_size=3)
-    first = batcher.submit(request("a"))
-    await asyncio.sleep(0.05)  # the first batch is running
-    later = [batcher.submit(request(t)) for t in ("b", "c", "d", "e")]
-    constrained = batcher.submit(request("plan", grammar="root ::= \"x\""))
-    await asyncio.gather(*(asyncio.wrap_future(f) for f in [first, *later, constrained]))
-    assert sizes[0] == 1
-    assert sorted(sizes[1:]) == [1, 1, 3]  # b, c, d together; e; the constrained call alone
-    assert constrained.result().batch_size == 1
-
-
-async def test_batch_size_one_runs_calls_one_by_one():
-    sizes: list[int] = []
-    batcher = Batcher(fake_batch_runner(sizes, 0.01), max_batch_size=1)
-    await asyncio.gather(*(asyncio.wrap_future(batcher.submit(request(str(i))))
-                           for i in range(3)))
-    assert sizes == [1, 1, 1]
-
-
-def test_card_max_concurrency_must_be_positive():
-    with pytest.raises(ValueError, match="max_concurrency"):
-        ExpertCard(name="x", description="a long enough description", examples=["e"],
-                   backend="smollm2", max_concurrency=0)
-
-
 # -- the benchmark -------------------------------------------------------------------------------
 
 
-def test_random_dags_respect_the_suite_bounds():
-    import random
-
-    from comp_llm_graph.evaluation.executor_bench import random_dag
-
-    rng = random.Random(1)
-    for k in range(50):
-        items, latency = random_dag(rng, f"d{k}")
-        ids = [item["id"] for item in items]
-        assert 1 <= len(items) <= 12
-        for position, item in enumerate(items):
-            assert set(item["depends_on"]) <= set(ids[:position])
-        plan = [{**item, "expert": ""} for item in items]
-        levels = remaining_path(plan, {i: 1.0 for i in ids})
-        assert 1 <= max(levels.values()) <= 5
-        assert all(0.02 <= s <= 1.0 for s in latency.values())
-
-
-def test_bench_scheduler_and_overhead_write_json_and_a_timeline(tmp_path):
-    from typer.testing import CliRunner
-
-    from comp_llm_graph.cli import app
-
-    out = tmp_path / "bench.json"
-    png = tmp_path / "timeline.png"
-    result = CliRunner().invoke(app, ["bench", "scheduler", "overhead", "--dags", "3",
-                                      "--json", str(out), "--timeline", str(png)])
-    assert result.exit_code == 0, result.output
-    doc = json.loads(out.read_text())
-    for schedule in ("sequential", "waves", "start_as_ready"):
-        assert doc["scheduler"][schedule]["median_ratio_to_critical_path"] >= 0.99
-        assert doc["scheduler"][schedule]["worst_ratio_to_critical_path"] >= (
-            doc["scheduler"][schedule]["median_ratio_to_critical_path"])
-    assert len(doc["scheduler"]["dags"]) == 3
-    assert doc["overhead"]["ms_per_subquery"] > 0
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "Scheduler suite: 3 random DAGs" in result.output

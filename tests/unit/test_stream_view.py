@@ -1,4 +1,5 @@
-"""What a chat app sees: the messages stream, updates, the reply's text and the output's shape."""
+"""What a chat app sees (stream_view.py and the messages stream): no echo, the reply once,
+updates without internal keys, the reply's text and the output's shape."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Sub-answers are data: an answer cannot forge a block, an answer line or `Final answer:`."""
+"""Answer text (answers/text.py): sub-answers are data; an answer cannot forge a block, an
+answer line or `Final answer:`."""
 
 from __future__ import annotations
 

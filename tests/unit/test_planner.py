@@ -1,4 +1,5 @@
-"""Enumerated parts past the sub-query limit are named in the answer, and the run is partial."""
+"""Planning a turn (planning/planner.py): enumerated parts past the sub-query limit are named in
+the answer, and the run is partial."""
 
 from comp_llm_graph import Context
 from tests.unit.test_graph import graph_with
