@@ -1,7 +1,7 @@
 """A choice question scored by its letters: the options shown, the first token's distribution.
 
 One request reads the model's distribution over the option letters from its first token
-(`runtimes/scoring.letter_logprobs`): one prompt to process instead of one per option. Small
+(`runtimes/logprobs.letter_logprobs`): one prompt to process instead of one per option. Small
 models favour a letter whatever the question (on MMLU val Qwen 0.5B answers (B) 94% of the
 time, the 1.5B 57%), so the raw letters are debiased one of two ways:
 

@@ -213,7 +213,7 @@ class LlamaCppChatModel(BaseChatModel):
     def score_letters(self, messages: list[BaseMessage], letters: str) -> list[float]:
         """The log-probability of each option letter as this model's reply to `messages`.
 
-        One request that generates one token (`runtimes/scoring.letter_logprobs`); the options
+        One request that generates one token (`runtimes/logprobs.letter_logprobs`); the options
         are expected in the prompt.
         """
         request, _ = self._request(messages, None, {})
