@@ -1,17 +1,13 @@
-"""Sub-query generator: the planner LLM decomposes the query; each sub-query is routed to an expert.
+"""Sub-query generator: a turn becomes a routed plan of sub-queries.
 
-First the query is separated (`comp_llm_graph.planning.query_parts`): material it carries (a
-passage, documents, givens) is kept aside as `state["shared_context"]` and given to every
-expert, and the planner sees only the questions. Parts the user already enumerated (`Part 1:`,
-`2.`, bullets, "Also, ...") become the sub-queries as written, without a planner call (status
-`enumerated`); a part naming an earlier one ("the answer to 1.") depends on it. A single
-question that is one expert's task (a multiple-choice question, a word problem with its givens,
-arithmetic alone) runs whole (status `whole`): a planner would split its options or strip its
-givens.
-
-The plan is validated before anything runs. A plan that fails is repaired where that is
-unambiguous, or the planner is asked once more with the problems; if that fails too, the query runs
-as a single sub-query. `state["planning"]` records which of these happened.
+The node reads the turn (`planning.conversation`: a follow-up made standalone, the user's words
+kept), separates the query's material from its questions (`planning.query_parts`), gets the plan
+(`planning.planner`: the parts the user enumerated, one expert's task whole, or the planner's
+validated and repaired plan) and routes it in one batch (`ExpertRegistry.aroute`). In
+`mode="comp"` with the ready schedule, `planning.early_starts` reads the planner's tokens as they
+stream and starts each sub-query already written. `monolithic` runs the query as one sub-query
+on the fallback expert; `react` plans nothing up front (the `decide` node asks one at a time).
+`state["planning"]` records how the plan came about.
 """
 
 from __future__ import annotations

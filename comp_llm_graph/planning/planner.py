@@ -14,7 +14,13 @@ import asyncio
 from typing import Any
 
 from langchain_core.callbacks import BaseCallbackHandler
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    BaseMessageChunk,
+    HumanMessage,
+    SystemMessage,
+)
 from langchain_core.runnables import Runnable
 from langchain_core.runnables.config import ensure_config, merge_configs
 from langgraph.errors import GraphBubbleUp
@@ -70,7 +76,7 @@ async def call_planner(planner: Any, messages: list[Any], policy: CallPolicy | N
         async def call() -> Any:
             output = None
             async for chunk in planner.astream(messages, config=config, **kwargs):
-                output = chunk if output is None else output + chunk
+                output = _joined(output, chunk)
             return output
     try:
         return await call_with_policy(call, policy), None
@@ -79,6 +85,18 @@ async def call_planner(planner: Any, messages: list[Any], policy: CallPolicy | N
     except Exception as exc:  # noqa: BLE001 - recorded as the attempt's problem
         return None, f"the planner failed: {describe(exc, policy)}"
 
+
+
+def _joined(output: Any, chunk: Any) -> Any:
+    """The output streamed so far: text and message chunks add up.
+
+    A structured output (a parser over a chat model) streams the whole value so far, so its last
+    chunk is the value.
+    """
+    if isinstance(output, str) and isinstance(chunk, str) or (
+            isinstance(output, BaseMessageChunk) and isinstance(chunk, BaseMessageChunk)):
+        return output + chunk
+    return chunk
 
 
 def plan_format(planner: Runnable) -> str:
