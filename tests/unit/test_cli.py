@@ -6,15 +6,8 @@ import pytest
 from typer.testing import CliRunner
 
 from comp_llm_graph.cli import app, result_document
-from comp_llm_graph.runtimes.pool import configure
 
 runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def _reset_model_settings():
-    yield
-    configure(memory_budget=None, max_batch_size=8)  # `ask` sets them process-wide
 
 
 def ask(*args: str, stdin: str | None = None):

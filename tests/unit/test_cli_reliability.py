@@ -20,19 +20,12 @@ from comp_llm_graph.cli import app
 from comp_llm_graph.cli.render import printable
 from comp_llm_graph.errors import CompLLMError, ExpertCardError, InvalidQueryError, validate_query
 from comp_llm_graph.experts import DEFAULT_PACK, ExpertRegistry, load_card
-from comp_llm_graph.runtimes.pool import configure
 from tests.fakes import CARDS, KeywordEmbeddings
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[2]
 NASTY = "[bold]Lima[/] [/b] \x1b[31mred\x1b[0m\x07 \x1b]0;title\x07\x9b2J\rback\x08"
 """Model text with rich markup (an unmatched closing tag) and terminal controls."""
-
-
-@pytest.fixture(autouse=True)
-def _reset_model_settings():
-    yield
-    configure(memory_budget=None, max_batch_size=8)  # `ask` sets them process-wide
 
 
 def _fake_pipeline(monkeypatch, answer: str = NASTY, final: str = NASTY) -> list[str]:
@@ -245,7 +238,6 @@ def test_route_file_names_the_lines_over_the_limit(tmp_path):
     result = runner.invoke(app, ["route", "--file", str(questions)])
     assert result.exit_code == 2
     assert "line(s) 2, 4 have more than 4000 characters" in result.output
-
 
 
 def test_route_file_that_is_empty_is_refused(tmp_path):

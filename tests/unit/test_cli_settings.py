@@ -6,17 +6,10 @@ import pytest
 from typer.testing import CliRunner
 
 from comp_llm_graph.cli import app
-from comp_llm_graph.runtimes.pool import DEFAULTS
 from tests.unit.test_cli_reliability import _fake_pipeline
 
 runner = CliRunner()
 SECRET = "Hunter2Secret"
-
-
-@pytest.fixture(autouse=True)
-def _reset_model_settings():
-    yield
-    DEFAULTS.update(max_batch_size=8, threads=None)  # `ask` sets them process-wide
 
 
 # -- unbounded cards ----------------------------------------------------------------------------

@@ -4,19 +4,11 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from typer.testing import CliRunner
 
 from comp_llm_graph.planning.demonstrations import _plan_json
-from comp_llm_graph.runtimes.pool import DEFAULTS
 
 runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def _reset_model_settings():
-    yield
-    DEFAULTS.update(max_batch_size=8, threads=None)  # `ask` sets them process-wide
 
 
 def test_gold_steps_become_planner_json():

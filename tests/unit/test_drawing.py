@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from typer.testing import CliRunner
 
 from comp_llm_graph.cli import app
 from comp_llm_graph.drawing import draw_plan, plan_depths, plan_mermaid
-from comp_llm_graph.runtimes.pool import DEFAULTS
 from tests.unit.test_cli_reliability import _fake_pipeline
 
 STATE = {
@@ -25,12 +23,6 @@ STATE = {
 }
 
 runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def _reset_model_settings():
-    yield
-    DEFAULTS.update(max_batch_size=8, threads=None)  # `ask` sets them process-wide
 
 
 def test_mermaid_has_every_sub_query_its_expert_seconds_and_dependencies():

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
-from langchain_core.runnables import RunnableLambda
-
-from comp_llm_graph import Context, build_graph
-from tests.fakes import fake_registry, planner
+from comp_llm_graph import Context
+from tests.unit.test_generate_subqueries import TWO, _graph
 
 
 async def test_progress_events_in_the_custom_stream():
@@ -34,18 +30,3 @@ async def test_runs_are_named_by_stage_and_experts_carry_their_sub_query():
     assert "nostream" in starts["planner"]["tags"]
 
 
-TWO = json.dumps({"subqueries": [
-    {"id": "q1", "question": "What is the capital of Peru?", "depends_on": []},
-    {"id": "q2", "question": "What is 3 plus 4?", "depends_on": []}]})
-
-
-def _graph(*plans: str, checkpointer=None, questions: list[str] | None = None):
-    def answer(payload: dict, name: str) -> str:
-        if questions is not None:
-            questions.append(payload["question"])
-        return f"{name} answers {payload['question']}"
-
-    experts = {name: RunnableLambda(lambda p, n=name: answer(p, n))
-               for name in ("geography", "math", "history", "generalist")}
-    return build_graph(planner=planner(*plans), registry=fake_registry(experts),
-                       aggregator=planner("FINAL"), checkpointer=checkpointer)

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 
-from langchain_core.runnables import RunnableLambda
 from langgraph.checkpoint.sqlite import SqliteSaver
 
-from comp_llm_graph import build_graph
-from tests.fakes import fake_registry, planner
+from tests.unit.test_generate_subqueries import TWO, _graph
 
 
 def test_sync_invoke_batch_and_stream():
@@ -30,18 +27,3 @@ def test_the_sync_sqlite_saver_keeps_a_thread(tmp_path):
     assert len(graph.get_state(config).values["messages"]) == 4
 
 
-TWO = json.dumps({"subqueries": [
-    {"id": "q1", "question": "What is the capital of Peru?", "depends_on": []},
-    {"id": "q2", "question": "What is 3 plus 4?", "depends_on": []}]})
-
-
-def _graph(*plans: str, checkpointer=None, questions: list[str] | None = None):
-    def answer(payload: dict, name: str) -> str:
-        if questions is not None:
-            questions.append(payload["question"])
-        return f"{name} answers {payload['question']}"
-
-    experts = {name: RunnableLambda(lambda p, n=name: answer(p, n))
-               for name in ("geography", "math", "history", "generalist")}
-    return build_graph(planner=planner(*plans), registry=fake_registry(experts),
-                       aggregator=planner("FINAL"), checkpointer=checkpointer)
