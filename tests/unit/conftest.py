@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from comp_llm_graph.runtimes.pool import DEFAULTS, configure
+from comp_llm_graph.runtimes.pool import DEFAULTS, MODEL_POOL
 
 
 @pytest.fixture(autouse=True)
 def _reset_model_settings():
     yield
-    configure(memory_budget=None, max_batch_size=8)
-    DEFAULTS.update(threads=None)
+    MODEL_POOL.set_budget(None)
+    DEFAULTS.update(max_batch_size=8, threads=None)
