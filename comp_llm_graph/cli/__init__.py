@@ -1,6 +1,7 @@
 """The `comp-llm` command line: ask a question; see the plan, the sub-answers, the final answer.
 
-One module per command group (`ask`, `route`, `experts`, `evaluate`, `bench`, `models`), on top
+One module per command group (`ask`, `route`, `experts`, `evaluate`, `benchmarks` for `bench`,
+`models`, `build_bank` for `demonstrations`), on top
 of the shared `options` and `render`; this package only assembles them into the root `app`.
 
 `main` is the safety net: bad input is each command's `error: ...` (exit 2), usage errors are
@@ -19,7 +20,7 @@ import typer
 
 from comp_llm_graph.cli import (
     ask,
-    bench,
+    benchmarks,
     build_bank,
     evaluate,
     experts,
@@ -46,7 +47,7 @@ app.command()(ask.ask)
 app.command()(route.route)
 app.add_typer(evaluate.eval_app, name="eval")
 app.add_typer(experts.experts_app, name="experts")
-app.command()(bench.bench)
+app.command()(benchmarks.bench)
 app.command()(build_bank.demonstrations)
 app.command()(models.models)
 

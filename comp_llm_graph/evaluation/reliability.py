@@ -219,7 +219,7 @@ async def run_reliability(*, repeats: int = 5, plans: int = 2000,
                           progress: Progress | None = None) -> dict[str, Any]:
     """Every part of the suite; one JSON-ready document (printed by `cli.render`).
 
-    `progress(description, total)`, as in `evaluation.executor_bench`, returns a function called
+    `progress(description, total)`, as in `evaluation.bench`, returns a function called
     once per finished part.
     """
     from comp_llm_graph.evaluation.bad_inputs import bad_inputs

@@ -1,7 +1,7 @@
 """Drawn reports of evaluation runs: a run's timeline (Gantt chart), fleet throughput.
 
 Kept apart from the measurements so that `matplotlib` is needed (and imported) only when a
-picture is asked for; `comp_llm_graph.evaluation.executor_bench` calls `plot_timeline` for its
+picture is asked for; `comp_llm_graph.evaluation.bench` calls `plot_timeline` for its
 `--timeline` PNG, and any state with `plan`, `answers` and `timings` can be drawn.
 """
 

@@ -35,7 +35,7 @@ def bench(
     ] = Path("bench-fleet.png"),
 ) -> None:
     """Measure the executor: scheduler, overhead, batching, real models, fleets, reliability."""
-    from comp_llm_graph.evaluation.executor_bench import PARTS, run_bench
+    from comp_llm_graph.evaluation.bench import PARTS, run_bench
 
     chosen = list(parts or PARTS)
     unknown = [p for p in chosen if p not in PARTS]

@@ -1,4 +1,4 @@
-"""`comp-llm bench` (evaluation/executor_bench.py): the random DAGs and the scheduler and overhead parts."""
+"""`comp-llm bench` (evaluation/bench.py): the random DAGs and the scheduler and overhead parts."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from comp_llm_graph.scheduler import remaining_path
 def test_random_dags_respect_the_suite_bounds():
     import random
 
-    from comp_llm_graph.evaluation.executor_bench import random_dag
+    from comp_llm_graph.evaluation.bench import random_dag
 
     rng = random.Random(1)
     for k in range(50):
