@@ -217,3 +217,23 @@ async def test_the_watcher_reads_each_call_afresh_and_hands_each_sub_query_on_on
     assert handed[-1] == ("q1", "Who wrote Hamlet?")  # the retry's text, not the first call's
     await watcher.on_llm_new_token("q2: Who wrote Macbeth?\n", run_id=retry)
     assert [sub_id for sub_id, _ in handed] == ["q1", "q1", "q2"]  # each once per call
+
+
+async def test_a_structured_output_planner_streams_to_the_early_starts_and_parses_whole():
+    """A parser over a streaming chat model streams partial values, not text: the plan is the
+    last one, and the chat model's tokens still start sub-queries early."""
+    from langchain_core.output_parsers import JsonOutputParser
+
+    calls: dict[str, list[float]] = {}
+    experts = {name: _recording(name, calls)
+               for name in ("geography", "math", "history", "generalist")}
+    structured = _StreamingPlanner(text=STREAMED.split("```json")[1].split("```")[0],
+                                   pause=0.01) | JsonOutputParser()
+    graph = build_graph(planner=structured, registry=fake_registry(experts),
+                        aggregator=planner("FINAL"))
+    state = await graph.ainvoke({"query": "Capital of Peru, and when did its empire fall?"},
+                                context=Context())
+    assert [s["question"] for s in state["plan"]] == [
+        "What is the capital of Peru?", "When did the empire of {q1} fall?"]
+    assert state["planning"]["status"] == "valid"
+    assert state["planning"]["early_started"] == ["q1", "q2"]
