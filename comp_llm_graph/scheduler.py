@@ -233,18 +233,16 @@ class Scheduler:
         try:
             with self._lock:
                 self._expert_limits[expert] = expert_limit
-                run.pending[sub["id"]] = (priority, expert, sub["depends_on"])
+                if acquire:  # a pending branch holds its place for a slot (`_grant`)
+                    run.pending[sub["id"]] = (priority, expert, sub["depends_on"])
             await run.wait_for(sub["depends_on"], invocation)
-            if not acquire:
-                with self._lock:
-                    run.pending.pop(sub["id"], None)
-                yield Ticket(run, {dep: run.answers[dep] for dep in sub["depends_on"]}, self)
-                return
-            await self._acquire(run, sub["id"], expert, priority)
+            if acquire:
+                await self._acquire(run, sub["id"], expert, priority)
             try:
                 yield Ticket(run, {dep: run.answers[dep] for dep in sub["depends_on"]}, self)
             finally:
-                self._release(run, expert)
+                if acquire:
+                    self._release(run, expert)
         except BaseException:
             run.abandon(sub["id"], invocation)
             raise

@@ -36,6 +36,7 @@ __all__ = ["ROUTERS", "ExpertRegistry", "Route"]
 
 _log = logging.getLogger(__name__)
 
+
 class ExpertRegistry:
     """Expert cards, the Runnables that run them, and the router used to pick one."""
 
@@ -289,7 +290,7 @@ class ExpertRegistry:
 
         Each still works for a while, with a `DeprecationWarning` naming its replacement.
         """
-        if name not in _RENAMED or name == "router":
+        if name not in _RENAMED:
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
         new, get = _RENAMED[name]
         warnings.warn(f"ExpertRegistry.{name} is now ExpertRegistry.{new}", DeprecationWarning,

@@ -19,7 +19,6 @@ An early start takes a scheduler slot like a branch, so the run's and the expert
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -38,8 +37,6 @@ from comp_llm_graph.scheduler import SCHEDULER
 from comp_llm_graph.state import SubAnswer, SubQuery
 
 __all__ = ["EARLY_STARTS", "MAX_KEPT_RUNS", "ROUTING_WAIT_S", "EarlyStarts", "PlanWatcher"]
-
-_log = logging.getLogger(__name__)
 
 MAX_KEPT_RUNS = 256
 """Runs whose kept early answers wait for their branches; beyond it the oldest are dropped (a
